@@ -1,0 +1,142 @@
+"""Building one strawberry schema from what every plugin contributes.
+
+Core types stay ordinary strawberry types. A plugin extends one with a class marked
+``@extends(Target)``; the host adds its fields to ``Target`` while the schema is built
+(``GatewaySchema.get_fields``), so no shared type definition is ever mutated and schemas
+with and without a plugin can live in one process.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+
+from gateway.errors import MaskUnexpectedErrors, PluginContractError
+from gateway.relay import Node
+
+EXTENDS_ATTR = "__gateway_extends__"
+
+
+@strawberry.type(description="The root of every read.")
+class Query:
+    @strawberry.field(description="Fetch any object by its global ID; null when it does not exist or you may not see it.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        return (await info.context.runtime.resolve_nodes(info.context, [id]))[0]
+
+    @strawberry.field(description="Fetch many objects by global ID, in the order asked; null where not visible.")
+    async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await info.context.runtime.resolve_nodes(info.context, list(ids))
+
+
+@strawberry.type(description="The root of every write. Each mutation is one transaction.")
+class Mutation:
+    pass
+
+
+def extends(target: type) -> Any:
+    """Mark a class whose fields are added to ``target`` (a strawberry type of another part)."""
+
+    def mark(cls: type) -> type:
+        if not hasattr(cls, "__strawberry_definition__"):
+            cls = strawberry.type(cls)
+        setattr(cls, EXTENDS_ATTR, target)
+        return cls
+
+    return mark
+
+
+class GatewaySchema(strawberry.Schema):
+    def __init__(self, *args: Any, extra_fields: dict[type, list[StrawberryField]], **kwargs: Any) -> None:
+        self.extra_fields = extra_fields
+        super().__init__(*args, **kwargs)
+
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+        return [*type_definition.fields, *self.extra_fields.get(type_definition.origin, [])]
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Expected errors are the client's business; MaskUnexpectedErrors logs the unexpected ones."""
+
+    def get_field_for_type(self, field_name: str, type_name: str) -> StrawberryField | None:
+        definition = self.get_type_by_name(type_name)
+        if not isinstance(definition, StrawberryObjectDefinition):
+            return None
+        graphql_name = self.config.name_converter.get_graphql_name
+        return next((f for f in self.get_fields(definition) if graphql_name(f) == field_name), None)
+
+
+def _graphql_name(field: StrawberryField) -> str:
+    return strawberry.schema.config.StrawberryConfig().name_converter.get_graphql_name(field)
+
+
+def collect_extensions(contributions: Iterable[tuple[str, list[type]]]) -> dict[type, list[StrawberryField]]:
+    """Fields per target type, refusing a field that the target or another plugin already has."""
+    owners: dict[tuple[type, str], str] = {}
+    extra: dict[type, list[StrawberryField]] = {}
+    for plugin, classes in contributions:
+        for cls in classes:
+            target = getattr(cls, EXTENDS_ATTR, None)
+            if target is None or not hasattr(target, "__strawberry_definition__"):
+                raise PluginContractError(f"plugin {plugin!r}: {cls.__name__} must be marked @extends(<strawberry type>)")
+            target_def = target.__strawberry_definition__
+            for own in target_def.fields:
+                owners.setdefault((target, _graphql_name(own)), "the core type itself")
+            for field in cls.__strawberry_definition__.fields:
+                name = _graphql_name(field)
+                where = f"{target_def.name}.{name}"
+                if field.base_resolver is None:
+                    raise PluginContractError(f"plugin {plugin!r}: field {where} needs a resolver")
+                previous = owners.get((target, name))
+                if previous is not None:
+                    raise PluginContractError(f"field {where} is contributed by both {previous!r} and {plugin!r}")
+                owners[(target, name)] = plugin
+                _check_field_types(plugin, where, field)
+                extra.setdefault(target, []).append(field)
+    return extra
+
+
+def _check_field_types(plugin: str, where: str, field: StrawberryField) -> None:
+    try:
+        field.type  # resolves the annotation: a broken one names the plugin and field here
+        for argument in field.arguments:
+            argument.type
+    except Exception as error:
+        raise PluginContractError(f"plugin {plugin!r}: field {where} has a broken type: {error}") from error
+
+
+def build_schema(
+    *,
+    type_contributions: Iterable[tuple[str, list[type]]],
+    extension_contributions: Iterable[tuple[str, list[type]]],
+    settings: Any,
+) -> GatewaySchema:
+    extra = collect_extensions(extension_contributions)
+    types: list[type] = []
+    for plugin, classes in type_contributions:
+        for cls in classes:
+            if not hasattr(cls, "__strawberry_definition__"):
+                raise PluginContractError(f"plugin {plugin!r}: {cls!r} is not a strawberry type")
+            types.append(cls)
+    has_mutations = bool(extra.get(Mutation))
+    try:
+        return GatewaySchema(
+            query=Query,
+            mutation=Mutation if has_mutations else None,
+            types=types,
+            extra_fields=extra,
+            extensions=[
+                MaskUnexpectedErrors,
+                lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+                lambda: ParserCache(maxsize=512),
+                lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+                lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+                lambda: ValidationCache(maxsize=512),
+            ],
+        )
+    except PluginContractError:
+        raise
+    except Exception as error:
+        raise PluginContractError(f"the composed schema is invalid: {error}") from error

@@ -1,0 +1,165 @@
+"""The per-request context: viewer, database session, dataloaders, audit writer, outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.auth import Viewer
+from gateway.batch import BatchFn, make_batch_loader
+from gateway.db import SerializedSession
+from gateway.errors import DomainError, Unauthenticated, UserError
+from gateway.models import AuditEvent, IdempotencyKey, Notification
+from gateway.plugins import call_hook
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+log = logging.getLogger("gateway.context")
+P = TypeVar("P")
+
+
+class RetryMutation(Exception):
+    """A concurrent request claimed the same idempotency key first; run again to replay its result."""
+
+
+@dataclass
+class Context:
+    runtime: "Runtime"
+    session: SerializedSession
+    viewer: Viewer
+    request: Any = None
+    loaders: dict[str, DataLoader] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
+    _batch_loaders: dict[Any, DataLoader] = field(default_factory=dict)
+    _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Any:
+        return self.runtime.settings
+
+    @property
+    def hooks(self) -> Any:
+        return self.runtime.plugin_manager.hook
+
+    @property
+    def actions(self) -> Any:
+        return self.runtime.actions
+
+    async def install_loaders(self) -> None:
+        self.loaders = {}
+        for answer in await call_hook(self.hooks.gateway_loaders, ctx=self):
+            self.loaders.update(answer or {})
+
+    def loader(self, name: str) -> DataLoader:
+        return self.loaders[name]
+
+    async def batch_load(self, fn: BatchFn, parent: Any, kwargs: dict[str, Any]) -> Any:
+        key = (fn, repr(sorted(kwargs.items())))
+        loader = self._batch_loaders.get(key)
+        if loader is None:
+            loader = self._batch_loaders[key] = make_batch_loader(fn, self, kwargs)
+        return await loader.load(parent)
+
+    def require_user(self) -> Viewer:
+        if not self.viewer.is_authenticated:
+            raise Unauthenticated("Sign in: send 'Authorization: Bearer <token>'.")
+        return self.viewer
+
+    # ------------------------------------------------------------ writes
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SerializedSession]:
+        """One mutation, one transaction; caches are dropped after commit so payloads read fresh rows."""
+        if self.session.in_transaction():
+            await self.session.commit()
+        self._after_commit.clear()
+        async with self.session.begin():
+            yield self.session
+        for name, loader in self.loaders.items():
+            loader.clear_all()
+        self._batch_loaders.clear()
+        self.cache.clear()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:  # delivery failures never undo a committed mutation
+                log.exception("after-commit callback failed")
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._after_commit.append(callback)
+
+    def audit(self, action: str, *, via: str, organization_id: int | None = None,
+              partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+        """Record an audit event in the current transaction."""
+        self.session.add(AuditEvent(
+            actor_user_id=self.viewer.user_id, via=via, organization_id=organization_id,
+            partner_id=partner_id, action=action, details=details or {},
+        ))
+
+    def notify(self, *, to: str, subject: str, template: str, body: str) -> Notification:
+        """Put a notification in the outbox (same transaction); senders deliver it after commit."""
+        notification = Notification(to=to, subject=subject, template=template, body=body)
+        self.session.add(notification)
+
+        async def deliver() -> None:
+            await self.runtime.deliver_notification(notification)
+
+        self.after_commit(deliver)
+        return notification
+
+    async def claim_idempotency_key(self, scope: str, key: str, request: dict[str, Any]) -> IdempotencyKey | dict[str, Any]:
+        """Claim ``key`` in ``scope`` for this transaction, or return the stored result of its first use.
+
+        The same key with a different request is a user error. A concurrent first use makes
+        this transaction fail on the unique constraint; ``run_mutation`` runs it again, and
+        the second run replays.
+        """
+        if not key or len(key) > 200:
+            raise DomainError("INVALID_IDEMPOTENCY_KEY", "idempotencyKey must be 1 to 200 characters", "idempotencyKey")
+        fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+        existing = await self.session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        )
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise DomainError(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "This idempotencyKey was already used for a different request; use a new key.",
+                    "idempotencyKey",
+                )
+            return dict(existing.result)
+        row = IdempotencyKey(scope=scope, key=key, request_hash=fingerprint, result={})
+        self.session.add(row)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            raise RetryMutation() from None
+        return row
+
+
+async def run_mutation(ctx: Context, payload_cls: type[P], body: Callable[[], Awaitable[P]]) -> P:
+    """Run ``body`` in one transaction; a DomainError rolls it back and becomes the payload's userErrors."""
+    for attempt in range(3):
+        try:
+            async with ctx.transaction():
+                return await body()
+        except DomainError as error:
+            return payload_cls(user_errors=[UserError.from_domain(error)])  # type: ignore[call-arg]
+        except RetryMutation:
+            if attempt == 2:
+                raise
+        except IntegrityError as error:
+            if "idempotency_keys" in str(error.orig) and attempt < 2:
+                continue
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,103 @@
+"""Errors: top-level GraphQL errors with ``extensions.code``, and domain refusals that become ``userErrors``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("gateway.errors")
+
+
+class GatewayError(Exception):
+    """An error the client may see, with a stable ``extensions.code``."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = {"code": self.code, **extensions}
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN"
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND"
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+class QueryTooComplex(GatewayError):
+    code = "QUERY_TOO_COMPLEX"
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMITED"
+
+
+class DomainError(Exception):
+    """A business rule said no. Raised by services; mutations turn it into ``userErrors``."""
+
+    def __init__(self, code: str, message: str, field: list[str] | str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = [field] if isinstance(field, str) else field
+
+
+@strawberry.type(description="A business rule refused the mutation; `field` points at the input that caused it.")
+class UserError:
+    field: list[str] | None
+    message: str
+    code: str
+
+    @classmethod
+    def from_domain(cls, error: DomainError) -> "UserError":
+        return cls(field=error.field, message=error.message, code=error.code)
+
+
+class MaskUnexpectedErrors(SchemaExtension):
+    """Known errors keep their message and code; anything else is logged with its stack and masked."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        yield
+        result = self.execution_context.result
+        if not result or not result.errors:
+            return
+        result.errors = [self._present(error) for error in result.errors]
+
+    @staticmethod
+    def _present(error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None:
+            return error  # parse/validation errors: already meant for the client
+        if isinstance(original, GatewayError):
+            return GraphQLError(original.message, nodes=error.nodes, source=error.source,
+                                positions=error.positions, path=error.path, original_error=None,
+                                extensions=original.extensions)
+        if isinstance(original, GraphQLError):
+            return error
+        error_id = uuid.uuid4().hex[:16]
+        log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
+        return GraphQLError(
+            f"Internal server error (error id {error_id})",
+            nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            original_error=None, extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
+        )
+
+
+class PluginContractError(Exception):
+    """A plugin contributes something the host cannot accept; the message names the plugin."""

@@ -1,0 +1,252 @@
+"""GraphQL over HTTP (the GraphQL-over-HTTP specification), health and plugin routes, on Starlette."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import structlog
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.auth import bearer_token
+from gateway.errors import GatewayError, Unauthenticated
+from gateway.graphiql import graphiql_page
+from gateway.persisted import PersistedQueryError, resolve_persisted_query
+from gateway.plugins import contributions
+from gateway.runtime import Runtime
+
+log = structlog.get_logger("gateway.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers, self.code = status, message, headers or {}, code
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer with, or None when nothing the client accepts can be served."""
+    if not accept or not accept.strip():
+        return JSON
+    offers: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if quality <= 0:
+            continue
+        if media in (GRAPHQL_RESPONSE, JSON):
+            offers.append((quality, -position, media))
+        elif media in ("*/*", "application/*"):
+            offers.append((quality - 0.0001, -position, GRAPHQL_RESPONSE))
+    if not offers:
+        return None
+    return max(offers)[2]
+
+
+def _error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code, **extra}}]}
+
+
+def _response(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> Response:
+    content_type = f"{media}; charset=utf-8"
+    return Response(orjson.dumps(body), status_code=status, media_type=content_type, headers=headers)
+
+
+@lru_cache(maxsize=1024)
+def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for operation in operations:
+        if operation_name is None or (operation.name and operation.name.value == operation_name):
+            return operation.operation
+    return None
+
+
+def _read_params(raw: Any, *, from_query_string: bool) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise HttpError(400, "The request body must be a JSON object with a `query`.")
+    params: dict[str, Any] = {}
+    for name in ("variables", "extensions"):
+        value = raw.get(name)
+        if from_query_string and isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise HttpError(400, f"`{name}` is not valid JSON.") from None
+        if value is not None and not isinstance(value, dict):
+            raise HttpError(400, f"`{name}` must be a JSON object.")
+        params[name] = value
+    query = raw.get("query")
+    if query is not None and not isinstance(query, str):
+        raise HttpError(400, "`query` must be a string.")
+    operation_name = raw.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise HttpError(400, "`operationName` must be a string.")
+    params["query"] = query
+    params["operationName"] = operation_name or None
+    return params
+
+
+class GraphQLEndpoint:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        media = negotiate(request.headers.get("accept"))
+        status = 500
+        try:
+            if request.method == "GET" and self._wants_graphiql(request):
+                status = 200
+                return HTMLResponse(graphiql_page(self.runtime.settings.demo_token_prefill))
+            if media is None:
+                raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.", code="NOT_ACCEPTABLE")
+            response = await self._handle(request, media)
+            status = response.status_code
+            return response
+        except HttpError as error:
+            status = error.status
+            return _response(_error_body(error.message, error.code), error.status, media or JSON, error.headers)
+        finally:
+            log.info("graphql", method=request.method, status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 2))
+
+    def _wants_graphiql(self, request: Request) -> bool:
+        accept = request.headers.get("accept", "")
+        return (self.runtime.settings.graphiql and "text/html" in accept and "query" not in request.query_params)
+
+    async def _handle(self, request: Request, media: str) -> Response:
+        if request.method == "GET":
+            params = _read_params(dict(request.query_params), from_query_string=True)
+            batch = None
+        elif request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != JSON:
+                raise HttpError(415, f"Send the request as {JSON}.", code="UNSUPPORTED_MEDIA_TYPE")
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError as error:
+                raise HttpError(400, f"The request body is not valid JSON: {error}.") from None
+            if isinstance(body, list):
+                settings = self.runtime.settings
+                if not settings.batching:
+                    raise HttpError(400, "Batched requests are disabled on this gateway; send one operation per request.")
+                if not body or len(body) > settings.batching_max:
+                    raise HttpError(400, f"A batch holds 1 to {settings.batching_max} operations.")
+                batch = [_read_params(item, from_query_string=False) for item in body]
+                params = {}
+            else:
+                batch = None
+                params = _read_params(body, from_query_string=False)
+        else:
+            raise HttpError(405, "Use GET for queries or POST.", headers={"Allow": "GET, POST"},
+                            code="METHOD_NOT_ALLOWED")
+
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+        except Unauthenticated as error:
+            raise HttpError(401, error.message, headers={"WWW-Authenticate": "Bearer"}, code="UNAUTHENTICATED") from None
+
+        try:
+            async with self.runtime.context(token=token, request=request) as ctx:
+                if batch is not None:
+                    results = [await self._execute(ctx, item, media, request.method) for item in batch]
+                    return _response([body for body, _ in results], 200, media)  # type: ignore[arg-type]
+                body, status = await self._execute(ctx, params, media, request.method)
+                return _response(body, status, media)
+        except Unauthenticated as error:
+            raise HttpError(401, error.message, headers={"WWW-Authenticate": "Bearer"}, code="UNAUTHENTICATED") from None
+
+    async def _execute(self, ctx: Any, params: dict[str, Any], media: str, method: str) -> tuple[dict[str, Any], int]:
+        request_error_status = 400 if media == GRAPHQL_RESPONSE else 200
+        try:
+            query = await resolve_persisted_query(self.runtime, params.get("query"), params.get("extensions"))
+        except PersistedQueryError as error:
+            return _error_body(error.message, error.code), 200 if error.code == "PERSISTED_QUERY_NOT_FOUND" else request_error_status
+        if not query:
+            raise HttpError(400, "The request has no `query`.")
+        operation_name = params.get("operationName")
+        if method == "GET" and _operation_type(query, operation_name) == OperationType.MUTATION:
+            raise HttpError(405, "Mutations must be sent with POST.", headers={"Allow": "POST"},
+                            code="METHOD_NOT_ALLOWED")
+        ctx.cost.clear()
+        result = await self.runtime.schema.execute(
+            query, variable_values=params.get("variables"), context_value=ctx, operation_name=operation_name,
+        )
+        body: dict[str, Any] = {}
+        errors = [error.formatted for error in result.errors or []]
+        request_error = result.data is None and errors and all("path" not in e for e in errors)
+        if errors:
+            body["errors"] = errors
+        if not request_error:
+            body["data"] = result.data
+        if ctx.cost:
+            body["extensions"] = {"cost": dict(ctx.cost)}
+        status = 200
+        if request_error:
+            codes = {e.get("extensions", {}).get("code") for e in errors}
+            if "RATE_LIMITED" in codes:
+                status = 429
+            else:
+                status = request_error_status
+        return body, status
+
+
+async def health(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # health reports, never raises
+        return JSONResponse({"status": "unavailable", "database": str(error.__class__.__name__)}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok",
+                         "plugins": [name for name, _ in runtime.plugin_manager.list_name_plugin()]})
+
+
+def create_app(runtime: Runtime | None = None) -> Starlette:
+    runtime = runtime or Runtime()
+    endpoint = GraphQLEndpoint(runtime)
+    routes = [
+        Route("/graphql", endpoint, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    for _, plugin_routes in contributions(runtime.plugin_manager, "gateway_routes"):
+        routes.extend(plugin_routes)
+    middleware = []
+    if runtime.settings.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=runtime.settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600,
+        ))
+    app = Starlette(routes=routes, middleware=middleware, on_shutdown=[runtime.dispose])
+    app.state.runtime = runtime
+    return app
+
+
+def sha256_hex(text_value: str) -> str:
+    return hashlib.sha256(text_value.encode()).hexdigest()

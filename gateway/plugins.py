@@ -1,0 +1,98 @@
+"""Finding, enabling and calling plugins (pluggy)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any, Iterable
+
+import pluggy
+
+from gateway import hookspecs
+
+ENTRY_POINT_GROUP = "partner_gateway.plugins"
+ALWAYS_ON = frozenset({"core"})
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or contributes something the host cannot accept."""
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    name: str
+    module: str
+    version: str
+
+
+def available_plugins() -> dict[str, Any]:
+    """Every plugin installed under the entry point group, by name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def create_plugin_manager(
+    enabled: Iterable[str] | None = None, extra_plugins: Iterable[tuple[str, object]] = ()
+) -> pluggy.PluginManager:
+    """Load the enabled installed plugins (None: all), then any extra (name, module/object) pairs."""
+    pm = pluggy.PluginManager("partner_gateway")
+    pm.add_hookspecs(hookspecs)
+    installed = available_plugins()
+    wanted = set(installed) if enabled is None else set(enabled) | ALWAYS_ON
+    unknown = wanted - set(installed)
+    if unknown:
+        raise PluginError(
+            f"GATEWAY_PLUGINS names unknown plugin(s) {', '.join(sorted(unknown))}; "
+            f"installed: {', '.join(sorted(installed))}"
+        )
+    ordered = ["core", *sorted(name for name in wanted if name != "core")]
+    for name in ordered:
+        entry_point = installed[name]
+        try:
+            module = entry_point.load()
+        except Exception as error:  # an import error in a plugin names the plugin
+            raise PluginError(f"plugin {name!r} ({entry_point.value}) failed to load: {error}") from error
+        pm.register(module, name=name)
+    for name, plugin in extra_plugins:
+        pm.register(plugin, name=name)
+    return pm
+
+
+def loaded_plugins(pm: pluggy.PluginManager) -> list[LoadedPlugin]:
+    installed = available_plugins()
+    result = []
+    for name, plugin in pm.list_name_plugin():
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        entry_point = installed.get(name)
+        version = entry_point.dist.version if entry_point is not None and entry_point.dist else "local"
+        result.append(LoadedPlugin(name=name, module=module, version=version))
+    return result
+
+
+async def maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def call_hook(hook: Any, **kwargs: Any) -> list[Any]:
+    """Call a collecting hook and await every awaitable answer, in plugin order."""
+    return [await maybe_await(result) for result in hook(**kwargs)]
+
+
+async def call_firstresult(hook: Any, **kwargs: Any) -> Any:
+    return await maybe_await(hook(**kwargs))
+
+
+def contributions(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Any]]:
+    """(plugin name, answer) for each plugin implementing a collecting, synchronous hook."""
+    hook = getattr(pm.hook, hook_name)
+    answers = []
+    for impl in reversed(hook.get_hookimpls()):  # pluggy calls last-registered first; we want load order
+        answer = impl.function()
+        if answer is not None:
+            answers.append((impl.plugin_name, answer))
+    return answers
+
+
+def import_plugin(dotted: str) -> Any:
+    return import_module(dotted)

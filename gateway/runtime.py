@@ -1,0 +1,119 @@
+"""The running gateway: settings, plugins, database, action registry and the composed schema."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Iterable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.auth import Viewer, authenticate
+from gateway.composition import build_schema
+from gateway.context import Context
+from gateway.db import create_engine, session_factory, utcnow
+from gateway.errors import PluginContractError
+from gateway.models import Notification
+from gateway.plugins import call_firstresult, contributions, create_plugin_manager, maybe_await
+from gateway.policy import ActionRegistry
+from gateway.relay import decode_id
+from gateway.settings import Settings, get_settings
+
+log = logging.getLogger("gateway.runtime")
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None, *, extra_plugins: Iterable[tuple[str, object]] = (),
+                 engine: AsyncEngine | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.plugin_manager = create_plugin_manager(self.settings.plugins, extra_plugins)
+        self.engine = engine or create_engine(self.settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.actions = ActionRegistry()
+        for plugin, actions in contributions(self.plugin_manager, "gateway_actions"):
+            self.actions.register(plugin, actions)
+        self.node_resolvers: dict[str, Any] = {}
+        for plugin, resolvers in contributions(self.plugin_manager, "gateway_node_resolvers"):
+            for type_name, resolver in resolvers.items():
+                if type_name in self.node_resolvers:
+                    raise PluginContractError(f"plugin {plugin!r}: node type {type_name!r} already has a resolver")
+                self.node_resolvers[type_name] = resolver
+        self.schema = build_schema(
+            type_contributions=contributions(self.plugin_manager, "gateway_types"),
+            extension_contributions=contributions(self.plugin_manager, "gateway_type_extensions"),
+            settings=self.settings,
+        )
+        self.notification_senders = [
+            sender for _, senders in contributions(self.plugin_manager, "gateway_notification_senders") for sender in senders
+        ] or [log_notification]
+
+    @property
+    def hook(self) -> Any:
+        return self.plugin_manager.hook
+
+    async def memberships(self, session: Any, user_id: int) -> tuple[dict[int, str], dict[int, str]]:
+        partner_roles: dict[int, str] = {}
+        organization_roles: dict[int, str] = {}
+        for answer in self.hook.gateway_viewer_memberships(session=session, user_id=user_id):
+            partners, organizations = await maybe_await(answer)
+            partner_roles.update(partners)
+            organization_roles.update(organizations)
+        return partner_roles, organization_roles
+
+    async def authenticate(self, session: Any, token: str | None) -> Viewer:
+        return await authenticate(session, token, self.memberships)
+
+    @asynccontextmanager
+    async def context(self, *, token: str | None = None, viewer: Viewer | None = None,
+                      request: Any = None) -> AsyncIterator[Context]:
+        """A request context with its own session; authenticates ``token`` unless a viewer is given."""
+        async with self.sessions() as session:
+            if viewer is None:
+                viewer = await self.authenticate(session, token)
+            ctx = Context(runtime=self, session=session, viewer=viewer, request=request)
+            await ctx.install_loaders()
+            try:
+                yield ctx
+            finally:
+                if session.in_transaction():
+                    await session.rollback()
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
+                      viewer: Viewer | None = None, operation_name: str | None = None) -> Any:
+        """Run one GraphQL operation in a fresh context (tests, CLI)."""
+        async with self.context(token=token, viewer=viewer) as ctx:
+            return await self.schema.execute(query, variable_values=variables, context_value=ctx,
+                                             operation_name=operation_name)
+
+    async def resolve_nodes(self, ctx: Context, ids: list[str]) -> list[Any]:
+        by_type: dict[str, list[tuple[int, int]]] = {}
+        for position, global_id in enumerate(ids):
+            type_name, pk = decode_id(global_id)
+            by_type.setdefault(type_name, []).append((position, pk))
+        results: list[Any] = [None] * len(ids)
+        for type_name, wanted in by_type.items():
+            resolver = self.node_resolvers.get(type_name)
+            if resolver is None:
+                continue
+            found = await resolver(ctx, [pk for _, pk in wanted])
+            for (position, _), obj in zip(wanted, found):
+                results[position] = obj
+        return results
+
+    async def deliver_notification(self, notification: Notification) -> None:
+        for sender in self.notification_senders:
+            await maybe_await(sender(notification))
+        async with self.sessions() as session, session.begin():
+            row = await session.get(Notification, notification.id)
+            if row is not None and row.sent_at is None:
+                row.sent_at = utcnow()
+
+    async def payment_processor(self) -> Any:
+        return await call_firstresult(self.hook.gateway_payment_processor)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def log_notification(notification: Notification) -> None:
+    log.info("notification to=%s subject=%r template=%s", notification.to, notification.subject, notification.template)

@@ -1,0 +1,1 @@
+"""The desk_im product plugin (hook implementations are added as the plugin is built)."""

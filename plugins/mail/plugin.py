@@ -1,0 +1,1 @@
+"""The mail product plugin (hook implementations are added as the plugin is built)."""

@@ -1,0 +1,1 @@
+"""The vertical product plugin (hook implementations are added as the plugin is built)."""

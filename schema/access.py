@@ -1,0 +1,256 @@
+"""How a viewer relates to an organization or a partner: the grants the policy checks.
+
+Grant names (the vocabulary every plugin's actions use):
+
+organization scope
+  org:SUPER_ADMIN, org:ADMIN, org:MEMBER   member of the organization            via MEMBERSHIP
+  delegated:PARTNER_ADMIN                  admin of a partner with active delegated
+                                           access to a verified organization     via PARTNER_ADMIN
+  mapped:PARTNER_ADMIN|PARTNER_ANALYST|DEVELOPER
+                                           member of the mapped partner          via PARTNER_MAPPING
+  upstream:PARTNER_ADMIN|PARTNER_ANALYST   member of the mapped reseller's
+                                           distributor (read-only)               via PARTNER_MAPPING
+  platform:ADMIN | platform:ANALYST | platform:MESSAGING_SERVICE                 via PLATFORM / ANALYST
+partner scope
+  member:<PartnerRole>                     member of the partner                 via MEMBERSHIP
+  parent:<PartnerRole>                     member of the partner's parent        via MEMBERSHIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+
+from gateway.context import Context
+from gateway.errors import NotFound
+from gateway.policy import Decision, Grant
+from schema.models import Organization, Partner, PartnerAccess
+
+ORG_SUPER_ADMIN = "org:SUPER_ADMIN"
+ORG_ADMIN = "org:ADMIN"
+ORG_MEMBER = "org:MEMBER"
+DELEGATED_ADMIN = "delegated:PARTNER_ADMIN"
+MAPPED_ADMIN = "mapped:PARTNER_ADMIN"
+MAPPED_ANALYST = "mapped:PARTNER_ANALYST"
+MAPPED_DEVELOPER = "mapped:DEVELOPER"
+UPSTREAM_ADMIN = "upstream:PARTNER_ADMIN"
+UPSTREAM_ANALYST = "upstream:PARTNER_ANALYST"
+PLATFORM_ADMIN = "platform:ADMIN"
+PLATFORM_ANALYST = "platform:ANALYST"
+MESSAGING_SERVICE = "platform:MESSAGING_SERVICE"
+MEMBER_ADMIN = "member:PARTNER_ADMIN"
+MEMBER_ANALYST = "member:PARTNER_ANALYST"
+MEMBER_DEVELOPER = "member:DEVELOPER"
+PARENT_ADMIN = "parent:PARTNER_ADMIN"
+PARENT_ANALYST = "parent:PARTNER_ANALYST"
+
+ORG_MEMBERS = frozenset({ORG_SUPER_ADMIN, ORG_ADMIN, ORG_MEMBER})
+MAPPED_ANY = frozenset({MAPPED_ADMIN, MAPPED_ANALYST, MAPPED_DEVELOPER})
+UPSTREAM_ANY = frozenset({UPSTREAM_ADMIN, UPSTREAM_ANALYST})
+PLATFORM_READERS = frozenset({PLATFORM_ADMIN, PLATFORM_ANALYST})
+EVERY_ORG_GRANT = ORG_MEMBERS | MAPPED_ANY | UPSTREAM_ANY | PLATFORM_READERS | {DELEGATED_ADMIN}
+
+# Every grant name, in the order the access matrix prints them.
+GRANT_COLUMNS = [
+    PLATFORM_ADMIN, PLATFORM_ANALYST, MESSAGING_SERVICE, ORG_SUPER_ADMIN, ORG_ADMIN, ORG_MEMBER, DELEGATED_ADMIN,
+    MAPPED_ADMIN, MAPPED_ANALYST, MAPPED_DEVELOPER, UPSTREAM_ADMIN, UPSTREAM_ANALYST,
+    MEMBER_ADMIN, MEMBER_ANALYST, MEMBER_DEVELOPER, PARENT_ADMIN, PARENT_ANALYST,
+]
+
+_PLATFORM_GRANTS = {
+    "ADMIN": Grant(PLATFORM_ADMIN, via="PLATFORM"),
+    "ANALYST": Grant(PLATFORM_ANALYST, via="ANALYST"),
+    "MESSAGING_SERVICE": Grant(MESSAGING_SERVICE, via="PLATFORM"),
+}
+
+
+@dataclass
+class OrganizationAccess:
+    """The viewer's grants on one organization, and why a partner cannot manage it when it cannot."""
+
+    organization_id: int
+    domain: str
+    domain_verified: bool
+    partner_id: int | None
+    grants: list[Grant] = field(default_factory=list)
+    revoked_at: Any = None  # the viewer's partner had delegated access and it was revoked
+    delegation_blocked_unverified: bool = False
+
+    @property
+    def names(self) -> set[str]:
+        return {g.name for g in self.grants}
+
+    def refusal(self) -> str | None:
+        if self.revoked_at is not None:
+            return (f"The organization's super admin revoked your partner's delegated admin access on "
+                    f"{self.revoked_at:%Y-%m-%d}.")
+        if self.delegation_blocked_unverified:
+            return f"The domain {self.domain} is not verified; only organizations with a verified domain can be managed."
+        return None
+
+
+async def viewer_partners(ctx: Context) -> dict[int, Partner]:
+    """The partners the viewer is a member of, with their status and parent (once per request)."""
+    cached = ctx.cache.get("viewer_partners")
+    if cached is None:
+        ids = list(ctx.viewer.partner_roles)
+        rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
+        cached = ctx.cache["viewer_partners"] = {p.id: p for p in rows}
+    return cached
+
+
+async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
+    """{reseller id: the viewer's partner that is its parent}, for distributors' read access."""
+    cached = ctx.cache.get("viewer_resellers")
+    if cached is None:
+        ids = list(ctx.viewer.partner_roles)
+        rows = (await ctx.session.execute(select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
+        cached = ctx.cache["viewer_resellers"] = {child: parent for child, parent in rows}
+    return cached
+
+
+async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> dict[int, OrganizationAccess]:
+    """The viewer's access to each existing organization (missing ids are absent), cached per request."""
+    cache: dict[int, OrganizationAccess] = ctx.cache.setdefault("organization_access", {})
+    wanted = [pk for pk in dict.fromkeys(organization_ids) if pk not in cache]
+    if wanted:
+        viewer = ctx.viewer
+        partners = await viewer_partners(ctx)
+        resellers = await viewer_reseller_ids(ctx)
+        rows = (await ctx.session.execute(
+            select(Organization.id, Organization.domain, Organization.domain_verified, Organization.partner_id)
+            .where(Organization.id.in_(wanted))
+        )).all()
+        delegations: dict[tuple[int, int], PartnerAccess] = {}
+        if partners and rows:
+            for access in (await ctx.session.scalars(select(PartnerAccess).where(
+                PartnerAccess.organization_id.in_([r.id for r in rows]), PartnerAccess.partner_id.in_(list(partners))
+            ))).all():
+                delegations[(access.organization_id, access.partner_id)] = access
+        for row in rows:
+            entry = OrganizationAccess(row.id, row.domain, row.domain_verified, row.partner_id)
+            role = viewer.organization_roles.get(row.id)
+            if role:
+                entry.grants.append(Grant(f"org:{role}", via="MEMBERSHIP"))
+            for partner_id, partner in partners.items():
+                partner_role = viewer.partner_roles[partner_id]
+                disabled = partner.status == "DISABLED"
+                access = delegations.get((row.id, partner_id))
+                if access is not None and partner_role == "PARTNER_ADMIN":
+                    if access.status == "ACTIVE" and row.domain_verified:
+                        entry.grants.append(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", partner_id=partner_id,
+                                                  partner_disabled=disabled))
+                    elif access.status == "ACTIVE":
+                        entry.delegation_blocked_unverified = True
+                    else:
+                        entry.revoked_at = access.revoked_at
+                if row.partner_id == partner_id:
+                    entry.grants.append(Grant(f"mapped:{partner_role}", via="PARTNER_MAPPING", partner_id=partner_id,
+                                              partner_disabled=disabled))
+                elif row.partner_id is not None and resellers.get(row.partner_id) == partner_id and partner_role != "DEVELOPER":
+                    entry.grants.append(Grant(f"upstream:{partner_role}", via="PARTNER_MAPPING", partner_id=partner_id,
+                                              partner_disabled=disabled))
+            if viewer.platform_role in _PLATFORM_GRANTS:
+                entry.grants.append(_PLATFORM_GRANTS[viewer.platform_role])
+            cache[row.id] = entry
+    return {pk: cache[pk] for pk in organization_ids if pk in cache}
+
+
+async def authorize_organization(ctx: Context, action: str, organization_id: int) -> Decision:
+    """Check ``action`` on one organization: UNAUTHENTICATED, NOT_FOUND, FORBIDDEN or a user error, else the decision."""
+    ctx.require_user()
+    access = (await organization_access(ctx, [organization_id])).get(organization_id)
+    if access is None:
+        raise NotFound("No organization has that ID.")
+    return ctx.actions.decide(action, access.grants, refusal=access.refusal())
+
+
+async def allowed_organizations(ctx: Context, action: str, organization_ids: Iterable[int]) -> set[int]:
+    """The subset of organizations on which the viewer may perform ``action`` (for batch readers)."""
+    if not ctx.viewer.is_authenticated:
+        return set()
+    allowed = ctx.actions[action].allowed
+    access = await organization_access(ctx, organization_ids)
+    return {pk for pk, entry in access.items() if any(g.name in allowed for g in entry.grants)}
+
+
+async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
+    """SQL condition selecting the organizations the viewer may see at all (lists, exports, stats)."""
+    viewer = ctx.viewer
+    if not viewer.is_authenticated:
+        return false()
+    if viewer.platform_role in ("ADMIN", "ANALYST"):
+        return true()
+    partner_ids = list(viewer.partner_roles)
+    readable_partners = partner_ids + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
+                                       if viewer.partner_roles.get(parent) != "DEVELOPER"]
+    conditions: list[ColumnElement[bool]] = []
+    if viewer.organization_roles:
+        conditions.append(Organization.id.in_(list(viewer.organization_roles)))
+    if readable_partners:
+        conditions.append(Organization.partner_id.in_(readable_partners))
+    admin_partners = [pid for pid, role in viewer.partner_roles.items() if role == "PARTNER_ADMIN"]
+    if admin_partners:
+        conditions.append(Organization.id.in_(
+            select(PartnerAccess.organization_id).where(
+                PartnerAccess.partner_id.in_(admin_partners), PartnerAccess.status == "ACTIVE")
+        ))
+    return or_(*conditions) if conditions else false()
+
+
+# ---------------------------------------------------------------- partners
+async def partner_grants(ctx: Context, partner_ids: Iterable[int]) -> dict[int, list[Grant]]:
+    """The viewer's grants on each existing partner (missing ids are absent)."""
+    cache: dict[int, list[Grant]] = ctx.cache.setdefault("partner_grants", {})
+    wanted = [pk for pk in dict.fromkeys(partner_ids) if pk not in cache]
+    if wanted:
+        viewer = ctx.viewer
+        mine = await viewer_partners(ctx)
+        rows = (await ctx.session.execute(select(Partner.id, Partner.parent_id).where(Partner.id.in_(wanted)))).all()
+        for row in rows:
+            grants: list[Grant] = []
+            if row.id in viewer.partner_roles:
+                own = mine.get(row.id)
+                grants.append(Grant(f"member:{viewer.partner_roles[row.id]}", via="MEMBERSHIP", partner_id=row.id,
+                                    partner_disabled=own is not None and own.status == "DISABLED"))
+            if row.parent_id is not None and row.parent_id in viewer.partner_roles:
+                parent = mine.get(row.parent_id)
+                grants.append(Grant(f"parent:{viewer.partner_roles[row.parent_id]}", via="MEMBERSHIP",
+                                    partner_id=row.parent_id,
+                                    partner_disabled=parent is not None and parent.status == "DISABLED"))
+            if viewer.platform_role in _PLATFORM_GRANTS:
+                grants.append(_PLATFORM_GRANTS[viewer.platform_role])
+            cache[row.id] = grants
+    return {pk: cache[pk] for pk in partner_ids if pk in cache}
+
+
+async def authorize_partner(ctx: Context, action: str, partner_id: int) -> Decision:
+    ctx.require_user()
+    grants = (await partner_grants(ctx, [partner_id])).get(partner_id)
+    if grants is None:
+        raise NotFound("No partner has that ID.")
+    return ctx.actions.decide(action, grants)
+
+
+async def allowed_partners(ctx: Context, action: str, partner_ids: Iterable[int]) -> set[int]:
+    if not ctx.viewer.is_authenticated:
+        return set()
+    allowed = ctx.actions[action].allowed
+    grants = await partner_grants(ctx, partner_ids)
+    return {pk for pk, entry in grants.items() if any(g.name in allowed for g in entry)}
+
+
+def authorize_platform(ctx: Context, action: str) -> Decision:
+    """Actions with no object (e.g. createPartner): only platform grants apply."""
+    ctx.require_user()
+    role = ctx.viewer.platform_role
+    grants = [_PLATFORM_GRANTS[role]] if role in _PLATFORM_GRANTS else []
+    return ctx.actions.decide(action, grants)
+
+
+def forget_access(ctx: Context) -> None:
+    """Drop cached grants after a mutation changed who may do what."""
+    for key in ("organization_access", "partner_grants", "viewer_partners", "viewer_resellers"):
+        ctx.cache.pop(key, None)

@@ -1,0 +1,251 @@
+"""The core graph's tables: partners, organizations, memberships, mapping, access, catalog, subscriptions, billing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, utcnow
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # DISTRIBUTOR RESELLER CONSULTING DEVELOPER
+    status: Mapped[str] = mapped_column(String(20), default="ACTIVE")  # ACTIVE DISABLED
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PartnerMember(Base):
+    __tablename__ = "partner_members"
+    __table_args__ = (UniqueConstraint("partner_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(30))  # PARTNER_ADMIN PARTNER_ANALYST DEVELOPER
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    __table_args__ = (
+        Index("ix_organizations_partner_name", "partner_id", "name", "id"),
+        Index("ix_organizations_name", "name", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    domain_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    domain_verification_code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="TRIAL")  # TRIAL ACTIVE INACTIVE SUSPENDED
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    address_line3: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)  # current mapping
+    customer_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))  # reseller managing the account
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OrganizationMember(Base):
+    __tablename__ = "organization_members"
+    __table_args__ = (UniqueConstraint("organization_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # SUPER_ADMIN ADMIN MEMBER
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PartnerMapping(Base):
+    """History of which partner an organization was mapped to; the open row is the current one."""
+
+    __tablename__ = "partner_mappings"
+    __table_args__ = (Index("ix_partner_mappings_org", "organization_id", "mapped_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    mapped_by: Mapped[str] = mapped_column(String(20))  # CUSTOMER PARTNER
+    mapped_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    unmapped_at: Mapped[dt.datetime | None]
+
+
+class PartnerAccess(Base):
+    """Delegated admin access of a partner to an organization (one row per organization and partner)."""
+
+    __tablename__ = "partner_access"
+    __table_args__ = (UniqueConstraint("organization_id", "partner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="ACTIVE")  # ACTIVE REVOKED
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price_per_license: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    billing_period: Mapped[str] = mapped_column(String(10))  # MONTHLY YEARLY
+    included_storage_gb: Mapped[int] = mapped_column(default=0)
+    trial_days: Mapped[int] = mapped_column(default=0)
+    rank: Mapped[int] = mapped_column(default=0)  # higher is an upgrade
+    storage_price_per_gb: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+
+
+class AddOn(Base):
+    __tablename__ = "add_ons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_price: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    billing: Mapped[str] = mapped_column(String(10))  # PREPAID POSTPAID
+    unit: Mapped[str] = mapped_column(String(40))
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_org", "organization_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # TRIAL ACTIVE SUSPENDED CANCELLED EXPIRED
+    license_count: Mapped[int]
+    storage_gb: Mapped[int] = mapped_column(default=0)
+    auto_renew: Mapped[bool] = mapped_column(Boolean, default=True)
+    current_period_start: Mapped[dt.datetime]
+    current_period_end: Mapped[dt.datetime]
+    trial_ends_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class SubscriptionAddOn(Base):
+    __tablename__ = "subscription_add_ons"
+    __table_args__ = (UniqueConstraint("subscription_id", "add_on_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    add_on_id: Mapped[int] = mapped_column(ForeignKey("add_ons.id"))
+    quantity: Mapped[int]
+
+
+class SubscriptionChange(Base):
+    __tablename__ = "subscription_changes"
+    __table_args__ = (Index("ix_subscription_changes_sub", "subscription_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))  # ADDED PURCHASED CHANGED SUSPENDED ENABLED AUTO_RENEW RENEWED EXPIRED
+    from_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    to_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    from_licenses: Mapped[int | None]
+    to_licenses: Mapped[int | None]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    via: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PaymentMethod(Base):
+    """A card on file: a processor token and display details only; never a card number or CVV."""
+
+    __tablename__ = "payment_methods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), unique=True)
+    owner: Mapped[str] = mapped_column(String(20))  # RESELLER_CARD CUSTOMER_CARD
+    processor_token: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(30))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int]
+    exp_year: Mapped[int]
+    holder_name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_org", "organization_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    card_owner: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(500))
+    processor_reference: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class InvoiceLine(Base):
+    """A pending line of an organization's next invoice (pro-rations, renewals, usage)."""
+
+    __tablename__ = "invoice_lines"
+    __table_args__ = (Index("ix_invoice_lines_org", "organization_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    description: Mapped[str] = mapped_column(String(500))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    prorated: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(40), default="core")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    invoiced_at: Mapped[dt.datetime | None]
+
+
+class LargeDeal(Base):
+    __tablename__ = "large_deals"
+    __table_args__ = (Index("ix_large_deals_partner", "partner_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    product_code: Mapped[str] = mapped_column(String(40))
+    estimated_licenses: Mapped[int]
+    estimated_value: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    expected_close_date: Mapped[dt.date] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="SUBMITTED")
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
