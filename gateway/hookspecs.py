@@ -96,8 +96,13 @@ def gateway_verify_domain(domain: str, expected_code: str, given_code: str) -> A
 
 
 @hookspec
-def gateway_invoice_lines(session: Any, organization_id: int, period_end: Any) -> Any:
-    """Return (or await) extra ``InvoiceLineData`` rows for an organization's upcoming invoice."""
+def gateway_invoice_lines(ctx: Any, organization_ids: list[int]) -> Any:
+    """Return (or await) ``{organization id: [line, ...]}`` of computed lines for the upcoming invoices.
+
+    A line is any object with ``description: str``, ``amount: Decimal``, ``currency: str``,
+    ``prorated: bool`` and ``subscription_id: int | None``. Lines a plugin wants billed later
+    can instead be written to the core's ``invoice_lines`` table, which the core reads itself.
+    """
 
 
 @hookspec(firstresult=True)

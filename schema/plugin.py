@@ -1,19 +1,43 @@
-"""The core graph, registered through the same hooks as every product plugin."""
+"""The core graph, registered through the same hooks as every product plugin.
+
+Each part of the core (``schema/<part>/``) lists what it contributes in its
+``contributions.py``: ``TYPES``, ``EXTENSIONS`` (classes marked ``@extends``), ``ACTIONS``,
+``NODE_RESOLVERS``, and optionally ``loaders(ctx)``, ``seed_demo(session, demo)``,
+``invoice_lines(ctx, organization_ids)``, ``payment_processor()``,
+``ROUTES`` and ``CLI_COMMANDS``. This file only gathers them.
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from gateway.hookspecs import hookimpl
 from gateway import models as gateway_models
+from gateway.hookspecs import hookimpl
+from gateway.plugins import maybe_await
 from schema import models
 from schema.actions import CORE_ACTIONS
-from schema.identity.types import User, users_by_pk
-from schema.identity.viewer import ViewerQueries, viewer_memberships
-from schema.organizations.queries import OrganizationQueries, PartnerCustomerFields
-from schema.organizations.types import Organization, visible_organizations
-from schema.partners.types import Partner, visible_partners
+from schema.identity.viewer import viewer_memberships
+
+PARTS = ["identity", "organizations", "people", "catalog", "subscriptions", "billing", "deals", "audit"]
+
+
+def _parts() -> list[ModuleType]:
+    found = []
+    for part in PARTS:
+        name = f"schema.{part}.contributions"
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+    return found
+
+
+def _gather(attribute: str) -> list[Any]:
+    return [item for part in _parts() for item in getattr(part, attribute, [])]
 
 
 @hookimpl
@@ -21,9 +45,8 @@ def gateway_models() -> list[type]:
     return [
         gateway_models.User, gateway_models.ApiToken, gateway_models.AuditEvent, gateway_models.Notification,
         gateway_models.IdempotencyKey, gateway_models.PersistedQuery, gateway_models.CostBudget,
-        models.Partner, models.PartnerMember, models.Organization, models.OrganizationMember, models.PartnerMapping,
-        models.PartnerAccess, models.Product, models.Plan, models.AddOn, models.Subscription, models.SubscriptionAddOn,
-        models.SubscriptionChange, models.PaymentMethod, models.Payment, models.InvoiceLine, models.LargeDeal,
+        *(getattr(models, name) for name in models.__dict__ if isinstance(getattr(models, name), type)
+          and issubclass(getattr(models, name), models.Base) and getattr(models, name) is not models.Base),
     ]
 
 
@@ -34,28 +57,77 @@ def gateway_migrations_path() -> str:
 
 @hookimpl
 def gateway_types() -> list[type]:
-    return [Organization, Partner, User]
+    return _gather("TYPES")
 
 
 @hookimpl
 def gateway_type_extensions() -> list[type]:
-    return [ViewerQueries, OrganizationQueries, PartnerCustomerFields]
+    return _gather("EXTENSIONS")
 
 
 @hookimpl
 def gateway_actions() -> list[Any]:
-    return CORE_ACTIONS
+    return [*CORE_ACTIONS, *_gather("ACTIONS")]
 
 
 @hookimpl
 def gateway_node_resolvers() -> dict[str, Any]:
-    async def users(ctx: Any, pks: list[int]) -> list[Any]:
-        ctx.require_user()
-        return await users_by_pk(ctx, pks)  # type: ignore[arg-type]
+    resolvers: dict[str, Any] = {}
+    for part in _parts():
+        resolvers.update(getattr(part, "NODE_RESOLVERS", {}))
+    return resolvers
 
-    return {"Organization": visible_organizations, "Partner": visible_partners, "User": users}
+
+@hookimpl
+def gateway_routes() -> list[Any]:
+    return _gather("ROUTES")
+
+
+@hookimpl
+def gateway_cli_commands() -> list[Any]:
+    return _gather("CLI_COMMANDS")
+
+
+@hookimpl
+def gateway_loaders(ctx: Any) -> dict[str, Any]:
+    loaders: dict[str, Any] = {}
+    for part in _parts():
+        if hasattr(part, "loaders"):
+            loaders.update(part.loaders(ctx))
+    return loaders
 
 
 @hookimpl
 def gateway_viewer_memberships(session: Any, user_id: int) -> Any:
     return viewer_memberships(session, user_id)
+
+
+@hookimpl
+def gateway_seed_demo(session: Any, demo: Any) -> Any:
+    async def seed() -> None:
+        for part in _parts():
+            if hasattr(part, "seed_demo"):
+                await maybe_await(part.seed_demo(session, demo))
+
+    return seed()
+
+
+@hookimpl
+def gateway_invoice_lines(ctx: Any, organization_ids: list[int]) -> Any:
+    async def lines() -> dict[int, list[Any]]:
+        collected: dict[int, list[Any]] = {}
+        for part in _parts():
+            if hasattr(part, "invoice_lines"):
+                for org_id, found in (await maybe_await(part.invoice_lines(ctx, organization_ids)) or {}).items():
+                    collected.setdefault(org_id, []).extend(found)
+        return collected
+
+    return lines()
+
+
+@hookimpl(trylast=True)
+def gateway_payment_processor() -> Any:
+    for part in _parts():
+        if hasattr(part, "payment_processor"):
+            return part.payment_processor()
+    return None

@@ -1,0 +1,11 @@
+"""What the partners and organizations parts add to the core plugin."""
+
+from __future__ import annotations
+
+from schema.organizations.queries import OrganizationQueries, PartnerCustomerFields
+from schema.organizations.types import Organization, visible_organizations
+from schema.partners.types import Partner, visible_partners
+
+TYPES = [Organization, Partner]
+EXTENSIONS = [OrganizationQueries, PartnerCustomerFields]
+NODE_RESOLVERS = {"Organization": visible_organizations, "Partner": visible_partners}
