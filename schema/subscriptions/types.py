@@ -1,0 +1,200 @@
+"""Subscriptions as the graph shows them: ProductSubscription, its add-ons and its change history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import strawberry
+from sqlalchemy import select
+from strawberry.scalars import JSON
+
+from gateway.batch import batch_field
+from gateway.context import Context
+from gateway.errors import UserError
+from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
+from schema.access import allowed_organizations
+from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
+from schema.common import AccessVia
+from schema.identity.types import User, users_by_pk
+from schema.models import Subscription as SubscriptionRow
+from schema.models import SubscriptionAddOn as SubscriptionAddOnRow
+from schema.models import SubscriptionChange as SubscriptionChangeRow
+from schema.organizations.types import Organization, organizations_by_pk, refusal
+
+READ_ACTION = "organization.read_subscriptions"
+
+
+@strawberry.enum
+class SubscriptionStatus(enum.Enum):
+    TRIAL = "TRIAL"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+@strawberry.enum
+class SubscriptionChangeKind(enum.Enum):
+    ADDED = "ADDED"
+    PURCHASED = "PURCHASED"
+    CHANGED = "CHANGED"
+    SUSPENDED = "SUSPENDED"
+    ENABLED = "ENABLED"
+    AUTO_RENEW = "AUTO_RENEW"
+    RENEWED = "RENEWED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.type(description="An add-on on a subscription and its quantity (in the add-on's unit).")
+class SubscriptionAddOn:
+    quantity: int
+    add_on_pk: strawberry.Private[int]
+
+    @batch_field
+    @staticmethod
+    async def add_on(parents: list["SubscriptionAddOn"], ctx: Context) -> list[AddOn]:
+        return await add_ons_by_pk(ctx, [p.add_on_pk for p in parents])  # type: ignore[return-value]
+
+
+@strawberry.type(description="One change of a subscription: what it was, what it became, who did it and how.")
+class SubscriptionChange(Node):
+    id: strawberry.ID
+    kind: SubscriptionChangeKind
+    from_licenses: int | None
+    to_licenses: int | None
+    details: JSON
+    at: dt.datetime
+    via: AccessVia | None
+    pk: strawberry.Private[int]
+    from_plan_pk: strawberry.Private[int | None]
+    to_plan_pk: strawberry.Private[int | None]
+    actor_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: SubscriptionChangeRow) -> "SubscriptionChange":
+        via = AccessVia(row.via) if row.via in AccessVia.__members__ else None
+        return cls(
+            id=strawberry.ID(encode_id("SubscriptionChange", row.id)), kind=SubscriptionChangeKind(row.kind),
+            from_licenses=row.from_licenses, to_licenses=row.to_licenses, details=row.details or {}, at=row.at,
+            via=via, pk=row.id, from_plan_pk=row.from_plan_id, to_plan_pk=row.to_plan_id, actor_pk=row.actor_user_id,
+        )
+
+    @batch_field
+    @staticmethod
+    async def from_plan(parents: list["SubscriptionChange"], ctx: Context) -> list[Plan | None]:
+        return await plans_by_pk(ctx, [p.from_plan_pk for p in parents])
+
+    @batch_field
+    @staticmethod
+    async def to_plan(parents: list["SubscriptionChange"], ctx: Context) -> list[Plan | None]:
+        return await plans_by_pk(ctx, [p.to_plan_pk for p in parents])
+
+    @batch_field(description="Who made the change (null for the system, e.g. renewals).")
+    @staticmethod
+    async def actor(parents: list["SubscriptionChange"], ctx: Context) -> list[User | None]:
+        return await users_by_pk(ctx, [p.actor_pk for p in parents])
+
+
+@strawberry.type(description="An organization's subscription to one product (not `Subscription`: GraphQL's root).")
+class ProductSubscription(Node):
+    id: strawberry.ID
+    status: SubscriptionStatus
+    license_count: int
+    storage_gb: int
+    auto_renew: bool
+    current_period_start: dt.datetime
+    current_period_end: dt.datetime
+    trial_ends_at: dt.datetime | None
+    created_at: dt.datetime
+    pk: strawberry.Private[int]
+    organization_pk: strawberry.Private[int]
+    product_pk: strawberry.Private[int]
+    plan_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: SubscriptionRow) -> "ProductSubscription":
+        return cls(
+            id=strawberry.ID(encode_id("ProductSubscription", row.id)), status=SubscriptionStatus(row.status),
+            license_count=row.license_count, storage_gb=row.storage_gb, auto_renew=row.auto_renew,
+            current_period_start=row.current_period_start, current_period_end=row.current_period_end,
+            trial_ends_at=row.trial_ends_at, created_at=row.created_at, pk=row.id,
+            organization_pk=row.organization_id, product_pk=row.product_id, plan_pk=row.plan_id,
+        )
+
+    @batch_field
+    @staticmethod
+    async def organization(parents: list["ProductSubscription"], ctx: Context) -> list[Organization]:
+        return await organizations_by_pk(ctx, [p.organization_pk for p in parents])  # type: ignore[return-value]
+
+    @batch_field
+    @staticmethod
+    async def product(parents: list["ProductSubscription"], ctx: Context) -> list[Product]:
+        return await products_by_pk(ctx, [p.product_pk for p in parents])  # type: ignore[return-value]
+
+    @batch_field
+    @staticmethod
+    async def plan(parents: list["ProductSubscription"], ctx: Context) -> list[Plan]:
+        return await plans_by_pk(ctx, [p.plan_pk for p in parents])  # type: ignore[return-value]
+
+    @batch_field(description="The add-ons on this subscription.")
+    @staticmethod
+    async def add_ons(parents: list["ProductSubscription"], ctx: Context) -> list[list[SubscriptionAddOn]]:
+        by_sub = await subscription_add_ons(ctx, [p.pk for p in parents])
+        return [[SubscriptionAddOn(quantity=row.quantity, add_on_pk=row.add_on_id) for row in by_sub.get(p.pk, [])]
+                for p in parents]
+
+    @batch_field(description="The history of this subscription, newest first.")
+    @staticmethod
+    async def changes(parents: list["ProductSubscription"], ctx: Context, first: int | None = None,
+                      after: str | None = None) -> list[Connection[SubscriptionChange]]:
+        allowed = await allowed_organizations(ctx, READ_ACTION, {p.organization_pk for p in parents})
+        keys = [p.pk for p in parents if p.organization_pk in allowed]
+        pages = await paginate_grouped(
+            ctx, select(SubscriptionChangeRow).where(SubscriptionChangeRow.subscription_id.in_(keys)),
+            entity=SubscriptionChangeRow, sort=[SortKey(SubscriptionChangeRow.id, descending=True)],
+            page=PageArgs(first=first, after=after), to_node=SubscriptionChange.from_row,
+            group_by=SubscriptionChangeRow.subscription_id, group_keys=keys,
+        ) if keys else {}
+        return [pages.get(p.pk) or refusal(ctx, READ_ACTION) for p in parents]
+
+
+@strawberry.type
+class SubscriptionPayload:
+    subscription: ProductSubscription | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+async def subscription_add_ons(ctx: Context, subscription_pks: list[int]) -> dict[int, list[SubscriptionAddOnRow]]:
+    """Add-on rows per subscription, per-request cached (one statement per batch)."""
+    cache: dict[int, list[SubscriptionAddOnRow]] = ctx.cache.setdefault("subscription_add_ons", {})
+    wanted = [pk for pk in dict.fromkeys(subscription_pks) if pk not in cache]
+    if wanted:
+        for pk in wanted:
+            cache[pk] = []
+        rows = (await ctx.session.scalars(
+            select(SubscriptionAddOnRow).where(SubscriptionAddOnRow.subscription_id.in_(wanted))
+            .order_by(SubscriptionAddOnRow.id))).all()
+        for row in rows:
+            cache[row.subscription_id].append(row)
+    return cache
+
+
+async def subscriptions_by_pk(ctx: Context, pks: list[int | None]) -> list[ProductSubscription | None]:
+    """ProductSubscription objects by primary key (per-request cache; no access check: callers decide)."""
+    cache: dict[int, ProductSubscription] = ctx.cache.setdefault("subscriptions", {})
+    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
+    if wanted:
+        for row in (await ctx.session.scalars(select(SubscriptionRow).where(SubscriptionRow.id.in_(wanted)))).all():
+            cache[row.id] = ProductSubscription.from_row(row)
+    return [cache.get(pk) if pk is not None else None for pk in pks]
+
+
+async def visible_subscriptions(ctx: Context, pks: list[int]) -> list[ProductSubscription | None]:
+    """``node``: the subscription when the viewer may read its organization's subscriptions."""
+    ctx.require_user()
+    found = await subscriptions_by_pk(ctx, list(pks))
+    allowed = await allowed_organizations(ctx, READ_ACTION, {s.organization_pk for s in found if s is not None})
+    return [s if s is not None and s.organization_pk in allowed else None for s in found]
+
