@@ -90,6 +90,10 @@ class MaskUnexpectedErrors(SchemaExtension):
                                 extensions=original.extensions)
         if isinstance(original, GraphQLError):
             return error
+        if isinstance(original, DomainError):  # a refusal raised outside a mutation's payload: still the client's
+            return GraphQLError(original.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, original_error=None,
+                                extensions={"code": original.code, "field": original.field})
         error_id = uuid.uuid4().hex[:16]
         log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
         return GraphQLError(

@@ -254,3 +254,10 @@ def forget_access(ctx: Context) -> None:
     """Drop cached grants after a mutation changed who may do what."""
     for key in ("organization_access", "partner_grants", "viewer_partners", "viewer_resellers"):
         ctx.cache.pop(key, None)
+
+
+def audit(ctx: Context, decision: Decision, action: str, *, organization_id: int | None = None,
+          partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+    """Write the audit event of a decided action; the partner comes from the grant when not given."""
+    ctx.audit(action, via=decision.via, organization_id=organization_id,
+              partner_id=partner_id if partner_id is not None else decision.grant.partner_id, details=details)

@@ -1,0 +1,101 @@
+"""The audit log: what partners, developers and admins did, readable by the customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from sqlalchemy import or_, select
+from strawberry.scalars import JSON
+
+from gateway.batch import batch_field
+from gateway.composition import Query, extends
+from gateway.context import Context
+from gateway.models import AuditEvent as AuditEventRow
+from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate, paginate_grouped
+from schema.access import allowed_organizations, visible_organizations_clause
+from schema.common import AccessVia
+from schema.identity.types import User, users_by_pk
+from schema.models import Organization as OrganizationRow
+from schema.organizations.types import Organization, organizations_by_pk, refusal
+from schema.partners.types import Partner, partners_by_pk
+
+AUDIT_SORT = [SortKey(AuditEventRow.id, descending=True)]
+
+
+@strawberry.type(description="One action taken on an organization or partner, newest first in every list.")
+class AuditEvent(Node):
+    id: strawberry.ID
+    at: dt.datetime
+    via: AccessVia
+    action: str
+    details: JSON
+    actor_pk: strawberry.Private[int | None]
+    partner_pk: strawberry.Private[int | None]
+    organization_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: AuditEventRow) -> "AuditEvent":
+        return cls(id=strawberry.ID(encode_id("AuditEvent", row.id)), at=row.at, via=AccessVia(row.via),
+                   action=row.action, details=row.details or {}, actor_pk=row.actor_user_id,
+                   partner_pk=row.partner_id, organization_pk=row.organization_id)
+
+    @batch_field
+    @staticmethod
+    async def actor(parents: list["AuditEvent"], ctx: Context) -> list[User | None]:
+        return await users_by_pk(ctx, [p.actor_pk for p in parents])
+
+    @batch_field
+    @staticmethod
+    async def partner(parents: list["AuditEvent"], ctx: Context) -> list[Partner | None]:
+        return await partners_by_pk(ctx, [p.partner_pk for p in parents])
+
+    @batch_field
+    @staticmethod
+    async def organization(parents: list["AuditEvent"], ctx: Context) -> list[Organization | None]:
+        return await organizations_by_pk(ctx, [p.organization_pk for p in parents])
+
+
+@extends(Organization)
+class OrganizationAuditFields:
+    @batch_field(description="What partners, developers and admins did in this organization, newest first.")
+    @staticmethod
+    async def audit_events(parents: list[Organization], ctx: Context, first: int | None = None,
+                           after: str | None = None) -> list[Connection[AuditEvent]]:
+        allowed = await allowed_organizations(ctx, "organization.read_audit", [p.pk for p in parents])
+        keys = [p.pk for p in parents if p.pk in allowed]
+        pages = await paginate_grouped(
+            ctx, select(AuditEventRow).where(AuditEventRow.organization_id.in_(keys)), entity=AuditEventRow,
+            sort=AUDIT_SORT, page=PageArgs(first=first, after=after), to_node=AuditEvent.from_row,
+            group_by=AuditEventRow.organization_id, group_keys=keys,
+        ) if keys else {}
+        return [pages.get(p.pk) or refusal(ctx, "organization.read_audit") for p in parents]
+
+
+@extends(Query)
+class AuditQueries:
+    @strawberry.field(description="Audit events you may read: platform staff all; partner members their partners' "
+                                  "actions; organization admins their organization's.")
+    async def audit_events(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+                           organization_id: strawberry.ID | None = None, partner_id: strawberry.ID | None = None,
+                           action: str | None = None) -> Connection[AuditEvent]:
+        ctx: Context = info.context
+        viewer = ctx.require_user()
+        stmt = select(AuditEventRow)
+        if viewer.platform_role not in ("ADMIN", "ANALYST"):
+            admin_orgs = [pk for pk, role in viewer.organization_roles.items() if role in ("SUPER_ADMIN", "ADMIN")]
+            readable_orgs = select(OrganizationRow.id).where(await visible_organizations_clause(ctx))
+            partner_ids = [pk for pk, role in viewer.partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
+            stmt = stmt.where(or_(
+                AuditEventRow.organization_id.in_(admin_orgs),
+                AuditEventRow.partner_id.in_(partner_ids) & (
+                    AuditEventRow.organization_id.is_(None) | AuditEventRow.organization_id.in_(readable_orgs)),
+            ))
+        if organization_id is not None:
+            stmt = stmt.where(AuditEventRow.organization_id == decode_pk(organization_id, "Organization"))
+        if partner_id is not None:
+            stmt = stmt.where(AuditEventRow.partner_id == decode_pk(partner_id, "Partner"))
+        if action is not None:
+            stmt = stmt.where(AuditEventRow.action == action)
+        return await paginate(ctx, stmt, entity=AuditEventRow, sort=AUDIT_SORT, page=PageArgs(first=first, after=after),
+                              to_node=AuditEvent.from_row)

@@ -1,0 +1,89 @@
+"""The rules of people and tokens: partner and organization members, API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from gateway.auth import get_or_create_user, issue_token
+from gateway.context import Context
+from gateway.db import utcnow
+from gateway.errors import DomainError
+from gateway.models import ApiToken, User
+from schema.models import OrganizationMember, PartnerMember
+from schema.organizations.service import clean_email
+
+PARTNER_ROLES = ("PARTNER_ADMIN", "PARTNER_ANALYST", "DEVELOPER")
+ORGANIZATION_ROLES = ("SUPER_ADMIN", "ADMIN", "MEMBER")
+
+
+async def add_partner_member(ctx: Context, partner_id: int, *, email: str, name: str | None, role: str) -> PartnerMember:
+    if role not in PARTNER_ROLES:
+        raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(PARTNER_ROLES)}.", "role")
+    user = await get_or_create_user(ctx.session, clean_email(email), (name or "").strip() or None)
+    existing = await ctx.session.scalar(select(PartnerMember).where(
+        PartnerMember.partner_id == partner_id, PartnerMember.user_id == user.id))
+    if existing is not None:
+        raise DomainError("ALREADY_MEMBER", f"{user.email} is already a member ({existing.role}).", "email")
+    member = PartnerMember(partner_id=partner_id, user_id=user.id, role=role)
+    ctx.session.add(member)
+    await ctx.session.flush()
+    return member
+
+
+async def remove_partner_member(ctx: Context, partner_id: int, user_id: int) -> PartnerMember:
+    member = await ctx.session.scalar(select(PartnerMember).where(
+        PartnerMember.partner_id == partner_id, PartnerMember.user_id == user_id).with_for_update())
+    if member is None:
+        raise DomainError("NOT_A_MEMBER", "That user is not a member of this partner.", "userId")
+    if member.role == "PARTNER_ADMIN":
+        admins = await ctx.session.scalar(select(func.count()).select_from(PartnerMember).where(
+            PartnerMember.partner_id == partner_id, PartnerMember.role == "PARTNER_ADMIN"))
+        if admins == 1:
+            raise DomainError("LAST_PARTNER_ADMIN", "A partner keeps at least one admin; add another admin first.",
+                              "userId")
+    await ctx.session.delete(member)
+    await ctx.session.flush()
+    return member
+
+
+async def add_organization_member(ctx: Context, organization_id: int, *, email: str, name: str | None,
+                                  role: str) -> OrganizationMember:
+    if role not in ORGANIZATION_ROLES:
+        raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(ORGANIZATION_ROLES)}.", "role")
+    if role == "SUPER_ADMIN" and await ctx.session.scalar(select(func.count()).select_from(OrganizationMember).where(
+            OrganizationMember.organization_id == organization_id, OrganizationMember.role == "SUPER_ADMIN")):
+        raise DomainError("SUPER_ADMIN_EXISTS", "An organization has one super admin; add this user as ADMIN.", "role")
+    user = await get_or_create_user(ctx.session, clean_email(email), (name or "").strip() or None)
+    existing = await ctx.session.scalar(select(OrganizationMember).where(
+        OrganizationMember.organization_id == organization_id, OrganizationMember.user_id == user.id))
+    if existing is not None:
+        raise DomainError("ALREADY_MEMBER", f"{user.email} is already a member ({existing.role}).", "email")
+    member = OrganizationMember(organization_id=organization_id, user_id=user.id, role=role)
+    ctx.session.add(member)
+    await ctx.session.flush()
+    return member
+
+
+async def create_api_token(ctx: Context, *, name: str, expires_at: dt.datetime | None) -> tuple[ApiToken, str]:
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > 200:
+        raise DomainError("INVALID_NAME", "A token needs a name of 1 to 200 characters.", "name")
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=dt.timezone.utc)
+        if expires_at <= utcnow():
+            raise DomainError("EXPIRY_IN_PAST", "expiresAt must be in the future.", "expiresAt")
+    user = await ctx.session.get(User, ctx.viewer.user_id)
+    return await issue_token(ctx.session, user, cleaned, expires_at)  # type: ignore[arg-type]
+
+
+async def revoke_api_token(ctx: Context, token_id: int) -> ApiToken:
+    token = await ctx.session.get(ApiToken, token_id)
+    if token is None or (token.user_id != ctx.viewer.user_id and not ctx.viewer.is_platform_admin):
+        raise DomainError("UNKNOWN_TOKEN", "You have no token with that ID.", "tokenId")
+    if token.revoked_at is not None:
+        raise DomainError("ALREADY_REVOKED", "That token is already revoked.", "tokenId")
+    token.revoked_at = utcnow()
+    return token
