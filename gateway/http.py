@@ -22,6 +22,7 @@ from starlette.routing import Route
 from gateway.auth import bearer_token
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.graphiql import graphiql_page
+from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
 from gateway.plugins import contributions
 from gateway.runtime import Runtime
@@ -230,6 +231,7 @@ async def health(request: Request) -> Response:
 
 def create_app(runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or Runtime()
+    configure_logging(runtime.settings.log_level)
     endpoint = GraphQLEndpoint(runtime)
     routes = [
         Route("/graphql", endpoint, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
@@ -237,7 +239,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     ]
     for _, plugin_routes in contributions(runtime.plugin_manager, "gateway_routes"):
         routes.extend(plugin_routes)
-    middleware = []
+    middleware = [Middleware(RequestLogMiddleware)]
     if runtime.settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=runtime.settings.cors_origins, allow_methods=["GET", "POST"],

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from gateway import models as gateway_models
+from gateway import models as host_models
 from gateway.hookspecs import hookimpl
 from gateway.plugins import maybe_await
 from schema import models
@@ -43,8 +43,8 @@ def _gather(attribute: str) -> list[Any]:
 @hookimpl
 def gateway_models() -> list[type]:
     return [
-        gateway_models.User, gateway_models.ApiToken, gateway_models.AuditEvent, gateway_models.Notification,
-        gateway_models.IdempotencyKey, gateway_models.PersistedQuery, gateway_models.CostBudget,
+        host_models.User, host_models.ApiToken, host_models.AuditEvent, host_models.Notification,
+        host_models.IdempotencyKey, host_models.PersistedQuery, host_models.CostBudget,
         *(getattr(models, name) for name in models.__dict__ if isinstance(getattr(models, name), type)
           and issubclass(getattr(models, name), models.Base) and getattr(models, name) is not models.Base),
     ]

@@ -11,3 +11,4 @@ from schema.partners.types import Partner, visible_partners
 TYPES = [Organization, Partner]
 EXTENSIONS = [OrganizationQueries, PartnerCustomerFields, OrganizationMutations, PartnerMutations]
 NODE_RESOLVERS = {"Organization": visible_organizations, "Partner": visible_partners}
+from schema.organizations.demo import seed_demo  # noqa: F401
