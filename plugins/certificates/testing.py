@@ -1,0 +1,41 @@
+"""Test helpers of the certificates plugin: the standard world plus the certificate catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+from gateway.runtime import Runtime
+from plugins.certificates.demo import ensure_certificate_catalog
+from plugins.certificates.service import Item, SubscriptionSpec, create_subscriptions
+from schema.testing import World, build_world
+
+UTC = dt.timezone.utc
+
+
+def at(year: int, month: int, day: int, hour: int = 12) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=UTC)
+
+
+async def certificate_world(runtime: Runtime) -> World:
+    """``schema.testing.build_world`` with the CERTIFICATES product, plan and certificate types."""
+    world = await build_world(runtime)
+    async with runtime.sessions() as session, session.begin():
+        await ensure_certificate_catalog(session)
+    return world
+
+
+async def add_subscription(runtime: Runtime, organization_id: int, items: dict[str, int], *, auto_renew: bool = True,
+                           now: dt.datetime | None = None) -> int:
+    """One certificate subscription straight through the service; returns its primary key."""
+    from gateway.db import utcnow
+
+    async with runtime.sessions() as session, session.begin():
+        [subscription] = await create_subscriptions(
+            session, organization_id=organization_id, now=now or utcnow(),
+            specs=[SubscriptionSpec([Item(code, quantity) for code, quantity in items.items()], auto_renew)])
+        return subscription.id
+
+
+def items(pairs: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [{"certificateTypeCode": code, "quantity": quantity} for code, quantity in pairs]
