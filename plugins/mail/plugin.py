@@ -1,1 +1,73 @@
-"""The mail product plugin (hook implementations are added as the plugin is built)."""
+"""The mail product plugin: the hooks the host reads (entry point ``mail = "plugins.mail.plugin"``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.hookspecs import hookimpl
+from plugins.mail.demo import seed_demo
+from plugins.mail.actions import MAIL_ACTIONS
+from plugins.mail.models import MODELS
+from plugins.mail.mutations import MailMutations
+from plugins.mail.queries import OrganizationMailField
+from plugins.mail.service import set_up_mail_with_default_super_admin
+from plugins.mail.types import (
+    MailAlias, MailOrganization, MailPolicy, MailUser, visible_mail_aliases, visible_mail_policies, visible_mail_users,
+)
+from schema.models import Product
+
+
+@hookimpl
+def gateway_models() -> list[type]:
+    return list(MODELS)
+
+
+@hookimpl
+def gateway_migrations_path() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def gateway_types() -> list[type]:
+    return [MailOrganization, MailUser, MailAlias, MailPolicy]
+
+
+@hookimpl
+def gateway_type_extensions() -> list[type]:
+    return [OrganizationMailField, MailMutations]
+
+
+@hookimpl
+def gateway_actions() -> list[Any]:
+    return list(MAIL_ACTIONS)
+
+
+@hookimpl
+def gateway_node_resolvers() -> dict[str, Any]:
+    return {"MailUser": visible_mail_users, "MailAlias": visible_mail_aliases, "MailPolicy": visible_mail_policies}
+
+
+@hookimpl
+def gateway_seed_demo(session: Any, demo: Any) -> Any:
+    return seed_demo(session, demo)
+
+
+@hookimpl
+def subscription_changed(ctx: Any, subscription: Any, change: Any) -> Any:
+    """A Mail subscription sets mail up for its organization (once), with a default super admin."""
+    return _set_up_for_subscription(ctx, subscription)
+
+
+async def _set_up_for_subscription(ctx: Any, subscription: Any) -> None:
+    product_id = getattr(subscription, "product_id", None) or getattr(subscription, "product_pk", None)
+    organization_id = getattr(subscription, "organization_id", None) or getattr(subscription, "organization_pk", None)
+    status = getattr(subscription, "status", None)
+    status = getattr(status, "value", status)
+    if product_id is None or organization_id is None or status in ("CANCELLED", "EXPIRED"):
+        return
+    code = await ctx.session.scalar(select(Product.code).where(Product.id == product_id))
+    if code == "MAIL":
+        await set_up_mail_with_default_super_admin(ctx.session, organization_id)
