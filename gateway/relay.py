@@ -173,7 +173,7 @@ def _seek_condition(keys: Sequence[SortKey], values: Sequence[Any], forward: boo
     for i, key in enumerate(keys):
         value = literal(values[i], type_=key.expr.type)
         greater = key.descending != forward  # True: the next rows have a greater value
-        step = key.expr < value if greater else key.expr > value
+        step = key.expr > value if greater else key.expr < value
         equal_prefix = [keys[j].expr == literal(values[j], type_=keys[j].expr.type) for j in range(i)]
         terms.append(and_(*equal_prefix, step))
     return or_(*terms)
