@@ -1,0 +1,18 @@
+"""After every desk_im test that used a database: the ledger and every balance agree."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import pytest
+
+from plugins.desk_im.service import assert_ledger_consistent
+
+
+@pytest.fixture(autouse=True)
+async def ledger_invariant(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    runtime = getattr(request.node, "funcargs", {}).get("runtime")
+    if runtime is not None:
+        async with runtime.sessions() as session:
+            await assert_ledger_consistent(session)
