@@ -144,3 +144,12 @@ def payment_recorded(ctx: Any, payment: Any) -> Any:
 @hookspec
 def renewal_due(ctx: Any, subscription: Any, as_of: Any) -> Any:
     """A subscription's period ended and it is up for renewal."""
+
+
+# ---------------------------------------------------------------- access matrix (added for `gateway actions`)
+@hookspec(firstresult=True)
+def gateway_grant_columns() -> list[str] | None:
+    """Return every grant name in the order `gateway actions` prints the access matrix; first answer wins.
+
+    The host knows no grant vocabulary; without an answer it prints the grants the actions use, sorted.
+    """

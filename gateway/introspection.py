@@ -1,0 +1,101 @@
+"""What the loaded plugins contribute, and the access matrix: the data behind `gateway plugins` / `gateway actions`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+from gateway.composition import EXTENDS_ATTR
+from gateway.plugins import contributions, loaded_plugins
+from gateway.policy import ActionRegistry
+
+
+def _graphql_name(field: Any) -> str:
+    import strawberry
+
+    return strawberry.schema.config.StrawberryConfig().name_converter.get_graphql_name(field)
+
+
+def plugin_contributions(pm: pluggy.PluginManager) -> dict[str, dict[str, list[str]]]:
+    """``{plugin: {"types": [...], "fields": ["Organization.mail", ...], "actions", "routes", "models", "commands"}}``."""
+    result: dict[str, dict[str, list[str]]] = {name: {} for name, _ in pm.list_name_plugin()}
+
+    def add(plugin: str, kind: str, items: list[str]) -> None:
+        result.setdefault(plugin, {}).setdefault(kind, []).extend(items)
+
+    for plugin, classes in contributions(pm, "gateway_types"):
+        add(plugin, "types", [c.__strawberry_definition__.name for c in classes
+                              if hasattr(c, "__strawberry_definition__")])
+    for plugin, classes in contributions(pm, "gateway_type_extensions"):
+        for cls in classes:
+            target = getattr(cls, EXTENDS_ATTR, None)
+            target_name = target.__strawberry_definition__.name if target is not None else "?"
+            add(plugin, "fields", [f"{target_name}.{_graphql_name(f)}" for f in cls.__strawberry_definition__.fields])
+    for plugin, actions in contributions(pm, "gateway_actions"):
+        add(plugin, "actions", [a.name for a in actions])
+    for plugin, routes in contributions(pm, "gateway_routes"):
+        add(plugin, "routes", [getattr(r, "path", repr(r)) for r in routes])
+    for plugin, models in contributions(pm, "gateway_models"):
+        add(plugin, "models", [getattr(m, "__table__", m).name for m in models])
+    for plugin, commands in contributions(pm, "gateway_cli_commands"):
+        add(plugin, "commands", [c.name for c in commands])
+    return result
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> str:
+    found = plugin_contributions(pm)
+    lines = []
+    for plugin in loaded_plugins(pm):
+        lines.append(f"{plugin.name} {plugin.version} ({plugin.module})")
+        parts = found.get(plugin.name, {})
+        if not any(parts.values()):
+            lines.append("  contributes nothing yet")
+        for kind in ("types", "fields", "actions", "routes", "models", "commands"):
+            items = parts.get(kind)
+            if items:
+                lines.append(f"  {kind} ({len(items)}): {', '.join(items)}")
+    return "\n".join(lines)
+
+
+def action_registry(pm: pluggy.PluginManager) -> ActionRegistry:
+    registry = ActionRegistry()
+    for plugin, actions in contributions(pm, "gateway_actions"):
+        registry.register(plugin, actions)
+    return registry
+
+
+def grant_columns(pm: pluggy.PluginManager, registry: ActionRegistry) -> list[str]:
+    """The matrix's columns: the ``gateway_grant_columns`` answer (the core's vocabulary order) plus any
+    grant an action uses that it does not list; without an answer, every used grant, sorted."""
+    declared = pm.hook.gateway_grant_columns() if hasattr(pm.hook, "gateway_grant_columns") else None
+    used = sorted({g for action in registry for g in (*action.allowed, *action.restricted)})
+    columns = list(declared or [])
+    return columns + [g for g in used if g not in columns]
+
+
+def actions_markdown(registry: ActionRegistry, columns: list[str]) -> str:
+    """A Markdown table: one row per action, one column per grant (✓ allowed, R restricted by a product rule)."""
+    header = "| Action | Plugin | " + " | ".join(f"`{c}`" for c in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    owners = {a.name: a.owner for a in registry}
+    descriptions = {a.name: a.description for a in registry}
+    for name, marks in registry.matrix(columns):
+        cells = ["✓" if m == "yes" else "R" if m == "restricted" else "" for m in marks]
+        lines.append(f"| `{name}` — {descriptions[name]} | {owners[name]} | " + " | ".join(cells) + " |")
+    lines += ["", "✓ allowed; R refused by a product rule with a user error (e.g. `PARTNER_ADMIN_RESTRICTED`); "
+              "empty: refused with `FORBIDDEN`."]
+    return "\n".join(lines)
+
+
+def actions_text(registry: ActionRegistry, columns: list[str]) -> str:
+    order = {c: i for i, c in enumerate(columns)}
+    lines = []
+    for action in registry:
+        allowed = sorted(action.allowed, key=lambda g: order.get(g, len(order)))
+        lines.append(f"{action.name} ({action.owner}): {action.description}")
+        lines.append(f"    allowed: {', '.join(allowed) or 'nobody'}")
+        if action.restricted:
+            restricted = sorted(action.restricted, key=lambda g: order.get(g, len(order)))
+            lines.append(f"    restricted ({action.restricted_code}): {', '.join(restricted)}")
+    return "\n".join(lines)
