@@ -1,1 +1,81 @@
-"""The vertical product plugin (hook implementations are added as the plugin is built)."""
+"""The vertical product plugin: the hooks the host reads (entry point ``vertical = "plugins.vertical.plugin"``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gateway.hookspecs import hookimpl
+from plugins.vertical.actions import ACTIONS
+from plugins.vertical.demo import seed_demo
+from plugins.vertical.export import ROUTES
+from plugins.vertical.models import MODELS
+from plugins.vertical.mutations import SolutionMutations
+from plugins.vertical.outbox import Notification, OutboxQueries, visible_notifications
+from plugins.vertical.queries import (
+    OrganizationSolutionFields, SolutionQueries, visible_instances, visible_solutions, visible_upgrades,
+    visible_versions,
+)
+from plugins.vertical.services.solutions import VERTICAL_PRODUCT, sync_subscription
+from plugins.vertical.services.upgrades import default_runner
+from plugins.vertical.types import Solution, SolutionInstance, SolutionUpgrade, SolutionVersion
+from schema.models import Product
+
+
+@hookimpl
+def gateway_models() -> list[type]:
+    return list(MODELS)
+
+
+@hookimpl
+def gateway_migrations_path() -> str:
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def gateway_types() -> list[type]:
+    return [Solution, SolutionVersion, SolutionInstance, SolutionUpgrade, Notification]
+
+
+@hookimpl
+def gateway_type_extensions() -> list[type]:
+    return [SolutionQueries, OutboxQueries, OrganizationSolutionFields, SolutionMutations]
+
+
+@hookimpl
+def gateway_actions() -> list[Any]:
+    return list(ACTIONS)
+
+
+@hookimpl
+def gateway_node_resolvers() -> dict[str, Any]:
+    return {"Solution": visible_solutions, "SolutionVersion": visible_versions, "SolutionInstance": visible_instances,
+            "SolutionUpgrade": visible_upgrades, "Notification": visible_notifications}
+
+
+@hookimpl
+def gateway_routes() -> list[Any]:
+    return list(ROUTES)
+
+
+@hookimpl
+def gateway_seed_demo(session: Any, demo: Any) -> Any:
+    return seed_demo(session, demo)
+
+
+@hookimpl(trylast=True)
+def gateway_upgrade_runner() -> Any:
+    """The default runner succeeds; a plugin answering first replaces it."""
+    return default_runner
+
+
+@hookimpl
+def subscription_changed(ctx: Any, subscription: Any, change: Any) -> Any:
+    """A VERTICAL subscription's plan and trial/paid state are copied onto the organization's instances."""
+
+    async def sync() -> None:
+        product = await ctx.session.get(Product, subscription.product_id)
+        if product is not None and product.code == VERTICAL_PRODUCT:
+            await sync_subscription(ctx.session, subscription.organization_id)
+
+    return sync()

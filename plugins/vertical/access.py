@@ -1,0 +1,117 @@
+"""The viewer's grants on solutions and solution instances (see actions.py for the vocabulary)."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import select
+
+from gateway.context import Context
+from gateway.errors import NotFound
+from gateway.policy import Decision, Grant
+from plugins.vertical.actions import DEVELOPER_ACCESS, SOLUTION_CUSTOMER
+from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
+from schema.access import PLATFORM_ADMIN, PLATFORM_ANALYST, organization_access, viewer_partners
+
+_PLATFORM = {"ADMIN": Grant(PLATFORM_ADMIN, via="PLATFORM"), "ANALYST": Grant(PLATFORM_ANALYST, via="ANALYST")}
+ACCESS_ROLES = ("DEVELOPER", "PARTNER_ADMIN")  # developer-partner roles that use granted access
+
+
+async def _team_grant(ctx: Context, developer_partner_id: int) -> Grant | None:
+    role = ctx.viewer.partner_roles.get(developer_partner_id)
+    if role is None:
+        return None
+    partner = (await viewer_partners(ctx)).get(developer_partner_id)
+    return Grant(f"solution:{role}", via="MEMBERSHIP", partner_id=developer_partner_id,
+                 partner_disabled=partner is not None and partner.status == "DISABLED")
+
+
+async def solution_grants(ctx: Context, solution_ids: Iterable[int]) -> dict[int, list[Grant]]:
+    """Grants on each existing solution (missing ids are absent), cached per request."""
+    cache: dict[int, list[Grant]] = ctx.cache.setdefault("vertical_solution_grants", {})
+    wanted = [pk for pk in dict.fromkeys(solution_ids) if pk not in cache]
+    if wanted:
+        viewer = ctx.viewer
+        rows = (await ctx.session.execute(
+            select(Solution.id, Solution.developer_partner_id).where(Solution.id.in_(wanted)))).all()
+        customer_of: set[int] = set()
+        if viewer.organization_roles and rows:
+            customer_of = set((await ctx.session.scalars(select(SolutionInstance.solution_id).where(
+                SolutionInstance.solution_id.in_([r.id for r in rows]),
+                SolutionInstance.organization_id.in_(list(viewer.organization_roles))))).all())
+        for row in rows:
+            grants: list[Grant] = []
+            team = await _team_grant(ctx, row.developer_partner_id)
+            if team is not None:
+                grants.append(team)
+            if row.id in customer_of:
+                grants.append(Grant(SOLUTION_CUSTOMER, via="MEMBERSHIP"))
+            if viewer.platform_role in _PLATFORM:
+                grants.append(_PLATFORM[viewer.platform_role])
+            cache[row.id] = grants
+    return {pk: cache[pk] for pk in solution_ids if pk in cache}
+
+
+async def instance_grants(ctx: Context, instance_ids: Iterable[int]) -> dict[int, list[Grant]]:
+    """Grants on each existing instance: granted developer access first (so the audit says
+    DEVELOPER_ACCESS), then the organization's grants, then the developer team's."""
+    cache: dict[int, list[Grant]] = ctx.cache.setdefault("vertical_instance_grants", {})
+    wanted = [pk for pk in dict.fromkeys(instance_ids) if pk not in cache]
+    if wanted:
+        rows = (await ctx.session.execute(
+            select(SolutionInstance.id, SolutionInstance.organization_id, Solution.developer_partner_id,
+                   DeveloperAccess.status)
+            .join(Solution, Solution.id == SolutionInstance.solution_id)
+            .outerjoin(DeveloperAccess, DeveloperAccess.instance_id == SolutionInstance.id)
+            .where(SolutionInstance.id.in_(wanted)))).all()
+        organizations = await organization_access(ctx, [r.organization_id for r in rows]) if rows else {}
+        for row in rows:
+            grants: list[Grant] = []
+            team = await _team_grant(ctx, row.developer_partner_id)
+            if team is not None and row.status == "GRANTED" and ctx.viewer.partner_roles[row.developer_partner_id] in ACCESS_ROLES:
+                grants.append(Grant(DEVELOPER_ACCESS, via="DEVELOPER_ACCESS", partner_id=row.developer_partner_id,
+                                    partner_disabled=team.partner_disabled))
+            entry = organizations.get(row.organization_id)
+            grants.extend(entry.grants if entry else [])
+            if team is not None:
+                grants.append(team)
+            cache[row.id] = grants
+    return {pk: cache[pk] for pk in instance_ids if pk in cache}
+
+
+def forget_grants(ctx: Context) -> None:
+    for key in ("vertical_solution_grants", "vertical_instance_grants"):
+        ctx.cache.pop(key, None)
+
+
+async def authorize_solution(ctx: Context, action: str, solution_id: int) -> Decision:
+    ctx.require_user()
+    grants = (await solution_grants(ctx, [solution_id])).get(solution_id)
+    if grants is None:
+        raise NotFound("No solution has that ID.")
+    return ctx.actions.decide(action, grants)
+
+
+async def authorize_instance(ctx: Context, action: str, instance_id: int) -> Decision:
+    ctx.require_user()
+    grants = (await instance_grants(ctx, [instance_id])).get(instance_id)
+    if grants is None:
+        raise NotFound("No solution instance has that ID.")
+    return ctx.actions.decide(action, grants)
+
+
+def _allowed(ctx: Context, action: str, grants: dict[int, list[Grant]]) -> set[int]:
+    allowed = ctx.actions[action].allowed
+    return {pk for pk, entry in grants.items() if any(g.name in allowed for g in entry)}
+
+
+async def allowed_solutions(ctx: Context, action: str, solution_ids: Iterable[int]) -> set[int]:
+    if not ctx.viewer.is_authenticated:
+        return set()
+    return _allowed(ctx, action, await solution_grants(ctx, list(solution_ids)))
+
+
+async def allowed_instances(ctx: Context, action: str, instance_ids: Iterable[int]) -> set[int]:
+    if not ctx.viewer.is_authenticated:
+        return set()
+    return _allowed(ctx, action, await instance_grants(ctx, list(instance_ids)))
