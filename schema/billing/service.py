@@ -14,9 +14,10 @@ from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.plugins import call_hook, maybe_await
+from schema.access import audit
 from schema.billing.processor import PaymentDeclined
 from schema.common import parse_money, round_money
-from schema.models import InvoiceLine, Payment, PaymentMethod
+from schema.models import InvoiceLine, Organization, Payment, PaymentMethod
 
 CARD_OWNERS = ("RESELLER_CARD", "CUSTOMER_CARD")
 
@@ -122,3 +123,65 @@ def refuse_card_numbers(fields: dict[str, Any]) -> None:
                 "processor and send its token as cardToken, with the brand and the last 4 digits only.",
                 name,
             )
+
+
+# ---------------------------------------------------------------- the card on file
+async def update_payment_method(
+    ctx: Context, decision: Any, organization_id: int, *, owner: str, card_token: str, brand: str, last4: str,
+    exp_month: int, exp_year: int, holder_name: str | None, today: dt.date | None = None,
+) -> PaymentMethod:
+    """Set (or replace) the organization's card: processor token, brand, last 4 digits, expiry, holder, owner.
+
+    Never a card number or CVV: any field that looks like a full card number is refused and
+    not stored anywhere (not in the audit log, not in the error).
+    """
+    refuse_card_numbers({"cardToken": card_token, "brand": brand, "last4": last4, "holderName": holder_name})
+    if owner not in CARD_OWNERS:
+        raise DomainError("INVALID_CARD_OWNER", "owner must be RESELLER_CARD or CUSTOMER_CARD.", "owner")
+    token = card_token.strip()
+    if not token or len(token) > 200 or any(c.isspace() for c in token):
+        raise DomainError("INVALID_CARD_TOKEN", "cardToken must be the payment processor's token for the card "
+                          "(1 to 200 characters, no spaces).", "cardToken")
+    brand = brand.strip().upper()
+    if not brand or len(brand) > 30:
+        raise DomainError("INVALID_BRAND", "brand must be the card brand, e.g. VISA or MASTERCARD.", "brand")
+    if not re.fullmatch(r"\d{4}", last4 or ""):
+        raise DomainError("INVALID_LAST4", "last4 must be exactly the last 4 digits of the card.", "last4")
+    if not 1 <= exp_month <= 12:
+        raise DomainError("INVALID_EXPIRY", "expMonth must be between 1 and 12.", "expMonth")
+    today = today or utcnow().date()
+    if card_expired(exp_month, exp_year, today):
+        raise DomainError("CARD_EXPIRED", "This card has expired; use a card that is still valid.", "expYear")
+    if exp_year > today.year + 30:
+        raise DomainError("INVALID_EXPIRY", "expYear is too far in the future.", "expYear")
+    holder = holder_name.strip() if holder_name else None
+    if holder is not None and len(holder) > 200:
+        raise DomainError("INVALID_HOLDER_NAME", "holderName is at most 200 characters.", "holderName")
+    organization = await ctx.session.get(Organization, organization_id)
+    if owner == "RESELLER_CARD" and (organization is None or organization.partner_id is None):
+        raise DomainError("NO_RESELLER", "A direct customer has no reseller; use CUSTOMER_CARD.", "owner")
+    method = await ctx.session.scalar(
+        select(PaymentMethod).where(PaymentMethod.organization_id == organization_id).with_for_update())
+    replaced = method is not None
+    if method is None:
+        method = PaymentMethod(organization_id=organization_id)
+        ctx.session.add(method)
+    method.owner, method.processor_token, method.brand, method.last4 = owner, token, brand, last4
+    method.exp_month, method.exp_year, method.holder_name, method.updated_at = exp_month, exp_year, holder, utcnow()
+    await ctx.session.flush()
+    audit(ctx, decision, "payment_method.update", organization_id=organization_id,
+          details={"owner": owner, "brand": brand, "last4": last4, "replaced": replaced})
+    return method
+
+
+async def remove_payment_method(ctx: Context, decision: Any, organization_id: int) -> PaymentMethod:
+    """Remove the card on file; returns the removed card (for the payload)."""
+    method = await ctx.session.scalar(
+        select(PaymentMethod).where(PaymentMethod.organization_id == organization_id).with_for_update())
+    if method is None:
+        raise DomainError("NO_PAYMENT_METHOD", "The organization has no card on file.")
+    await ctx.session.delete(method)
+    await ctx.session.flush()
+    audit(ctx, decision, "payment_method.remove", organization_id=organization_id,
+          details={"owner": method.owner, "brand": method.brand, "last4": method.last4})
+    return method

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from schema.subscriptions.demo import seed_demo
+from schema.subscriptions.mutations import SubscriptionMutations
+from schema.subscriptions.queries import OrganizationSubscriptionFields
 from schema.subscriptions.types import ProductSubscription, SubscriptionChange, visible_subscriptions
 
 TYPES = [ProductSubscription, SubscriptionChange]
-EXTENSIONS: list[type] = []
+EXTENSIONS = [OrganizationSubscriptionFields, SubscriptionMutations]
 NODE_RESOLVERS = {"ProductSubscription": visible_subscriptions}
+
+__all__ = ["seed_demo"]

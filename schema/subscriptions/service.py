@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.context import Context
+from gateway.db import utcnow
 from gateway.errors import DomainError, NotFound
+from gateway.plugins import call_hook
 from gateway.policy import Decision
-from schema.access import DELEGATED_ADMIN, MAPPED_ADMIN, ORG_SUPER_ADMIN, organization_access
-from schema.models import Organization, Partner, Subscription
+from schema.access import DELEGATED_ADMIN, MAPPED_ADMIN, ORG_SUPER_ADMIN, audit, organization_access
+from schema.billing.proration import prorate
+from schema.billing.service import add_invoice_line, charge_organization
+from schema.catalog.service import add_ons_by_code, plan_by_code
+from schema.models import AddOn, Organization, Partner, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
+from schema.subscriptions.pricing import Charge, add_period, period_charges
+
+MAX_LICENSES = 100_000
+MAX_STORAGE_GB = 1_000_000
 
 
 async def ensure_subscription_authority(ctx: Context, decision: Decision, organization_id: int) -> None:
@@ -58,3 +72,340 @@ async def load_subscription_for_update(session: AsyncSession, subscription_id: i
     if row is None:
         raise NotFound("No subscription has that ID.")
     return row
+
+
+# ---------------------------------------------------------------- transitions
+ENDED = ("CANCELLED", "EXPIRED")
+
+
+@dataclass
+class AddOnRequest:
+    code: str
+    quantity: int
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or utcnow()
+
+
+def _check_licenses(license_count: int) -> None:
+    if license_count < 1:
+        raise DomainError("INVALID_LICENSE_COUNT", "A subscription needs at least 1 license.", "licenseCount")
+    if license_count > MAX_LICENSES:
+        raise DomainError("INVALID_LICENSE_COUNT", f"At most {MAX_LICENSES} licenses per subscription; "
+                          "submit a large deal for more.", "licenseCount")
+
+
+def _storage_for(plan: Plan, requested: int | None, current: int | None = None) -> int:
+    if requested is None:
+        return max(current or 0, plan.included_storage_gb)
+    if requested < plan.included_storage_gb:
+        raise DomainError("INVALID_STORAGE", f"Storage cannot be below the {plan.included_storage_gb} GB included "
+                          f"in {plan.name}.", "storageGb")
+    if requested > MAX_STORAGE_GB:
+        raise DomainError("INVALID_STORAGE", f"At most {MAX_STORAGE_GB} GB of storage.", "storageGb")
+    return requested
+
+
+async def _resolve_add_ons(session: AsyncSession, product_id: int, requests: list[AddOnRequest],
+                           *, allow_zero: bool) -> dict[int, tuple[AddOn, int]]:
+    codes = [r.code.strip().upper() for r in requests]
+    if len(set(codes)) != len(codes):
+        raise DomainError("DUPLICATE_ADD_ON", "Each add-on may be listed once.", "addOns")
+    found = await add_ons_by_code(session, codes)
+    result: dict[int, tuple[AddOn, int]] = {}
+    for request, code in zip(requests, codes):
+        add_on = found[code]
+        if add_on.product_id != product_id:
+            raise DomainError("ADD_ON_OF_ANOTHER_PRODUCT", f"The add-on {code} belongs to another product.",
+                              ["addOns", "code"])
+        if request.quantity < 0 or (request.quantity == 0 and not allow_zero):
+            raise DomainError("INVALID_ADD_ON_QUANTITY",
+                              f"The quantity of {code} must be at least 1" + (" (0 removes it)." if allow_zero else "."),
+                              ["addOns", "quantity"])
+        result[add_on.id] = (add_on, request.quantity)
+    return result
+
+
+async def current_add_ons(session: AsyncSession, subscription_id: int) -> dict[int, tuple[AddOn, int]]:
+    rows = (await session.execute(
+        select(AddOn, SubscriptionAddOn.quantity).join(SubscriptionAddOn, SubscriptionAddOn.add_on_id == AddOn.id)
+        .where(SubscriptionAddOn.subscription_id == subscription_id)
+    )).all()
+    return {add_on.id: (add_on, quantity) for add_on, quantity in rows}
+
+
+def _total(charges: list[Charge]) -> tuple[Decimal, str]:
+    currencies = {c.currency for c in charges}
+    if len(currencies) > 1:
+        raise DomainError("MIXED_CURRENCIES", "This subscription's components are priced in several currencies.")
+    return sum((c.amount for c in charges), Decimal("0")), (currencies.pop() if currencies else "USD")
+
+
+async def _record(ctx: Context, decision: Decision, subscription: Subscription, kind: str, action: str, *,
+                  from_plan_id: int | None = None, from_licenses: int | None = None,
+                  details: dict[str, Any] | None = None, at: dt.datetime | None = None) -> SubscriptionChange:
+    """The change row, the audit event and the subscription_changed hook, in the caller's transaction."""
+    change = SubscriptionChange(
+        subscription_id=subscription.id, kind=kind,
+        from_plan_id=from_plan_id if from_plan_id is not None else subscription.plan_id, to_plan_id=subscription.plan_id,
+        from_licenses=from_licenses if from_licenses is not None else subscription.license_count,
+        to_licenses=subscription.license_count, details=details or {}, actor_user_id=ctx.viewer.user_id,
+        via=decision.via, at=_now(at),
+    )
+    ctx.session.add(change)
+    await ctx.session.flush()
+    audit(ctx, decision, action, organization_id=subscription.organization_id,
+          details={"subscriptionId": subscription.id, "kind": kind, **(details or {})})
+    await call_hook(ctx.hooks.subscription_changed, ctx=ctx, subscription=subscription, change=change)
+    return change
+
+
+async def add_subscription(
+    ctx: Context, decision: Decision, organization_id: int, *, plan_code: str, license_count: int,
+    storage_gb: int | None = None, auto_renew: bool = True, add_ons: list[AddOnRequest] | None = None,
+    trial: bool = False, now: dt.datetime | None = None,
+) -> Subscription:
+    """A new trial (free for the plan's trial days) or paid subscription; a paid one charges its first period."""
+    await ensure_subscription_authority(ctx, decision, organization_id)
+    session = ctx.session
+    plan = await plan_by_code(session, plan_code)
+    _check_licenses(license_count)
+    storage = _storage_for(plan, storage_gb)
+    chosen = await _resolve_add_ons(session, plan.product_id, add_ons or [], allow_zero=False)
+    start = _now(now)
+    if trial:
+        if plan.trial_days <= 0:
+            raise DomainError("TRIAL_NOT_AVAILABLE", f"{plan.name} has no trial; add it as a paid subscription.", "trial")
+        end = start + dt.timedelta(days=plan.trial_days)
+    else:
+        end = add_period(start, plan.billing_period)
+    subscription = Subscription(
+        organization_id=organization_id, product_id=plan.product_id, plan_id=plan.id,
+        status="TRIAL" if trial else "ACTIVE", license_count=license_count, storage_gb=storage, auto_renew=auto_renew,
+        current_period_start=start, current_period_end=end, trial_ends_at=end if trial else None, created_at=start,
+    )
+    session.add(subscription)
+    await session.flush()
+    for add_on, quantity in chosen.values():
+        session.add(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=add_on.id, quantity=quantity))
+    details: dict[str, Any] = {"trial": trial, "storageGb": storage,
+                               "addOns": {a.code: q for a, q in chosen.values()}}
+    if not trial:
+        amount, currency = _total(period_charges(plan, license_count, storage, chosen.values()))
+        payment = await charge_organization(ctx, organization_id, amount, currency,
+                                            f"{plan.name}: first period ({license_count} licenses)")
+        details["paymentId"] = payment.id
+        details["charged"] = str(amount)
+    await _record(ctx, decision, subscription, "ADDED", "subscription.add", details=details, at=start)
+    return subscription
+
+
+async def subscription_organization(session: AsyncSession, subscription_id: int) -> int:
+    """The organization of a subscription (NOT_FOUND when there is none), to authorize before locking."""
+    organization_id = await session.scalar(select(Subscription.organization_id).where(Subscription.id == subscription_id))
+    if organization_id is None:
+        raise NotFound("No subscription has that ID.")
+    return organization_id
+
+
+async def purchase_subscription(ctx: Context, decision: Decision, subscription_id: int, *,
+                                now: dt.datetime | None = None) -> Subscription:
+    """Trial to paid: charges the first paid period, which starts now."""
+    subscription = await load_subscription_for_update(ctx.session, subscription_id)
+    await ensure_subscription_authority(ctx, decision, subscription.organization_id)
+    if subscription.status == "ACTIVE":
+        raise DomainError("ALREADY_PURCHASED", "This subscription is already paid; change it instead.")
+    if subscription.status != "TRIAL":
+        raise DomainError("NOT_A_TRIAL", f"Only a trial can be purchased; this subscription is "
+                          f"{subscription.status.lower()}.")
+    plan = await ctx.session.get(Plan, subscription.plan_id)
+    assert plan is not None
+    chosen = await current_add_ons(ctx.session, subscription.id)
+    amount, currency = _total(period_charges(plan, subscription.license_count, subscription.storage_gb, chosen.values()))
+    payment = await charge_organization(ctx, subscription.organization_id, amount, currency,
+                                        f"{plan.name}: first period ({subscription.license_count} licenses)")
+    start = _now(now)
+    subscription.status = "ACTIVE"
+    subscription.current_period_start = start
+    subscription.current_period_end = add_period(start, plan.billing_period)
+    subscription.version += 1
+    await _record(ctx, decision, subscription, "PURCHASED", "subscription.purchase", at=start,
+                  details={"paymentId": payment.id, "charged": str(amount)})
+    return subscription
+
+
+async def change_subscription(
+    ctx: Context, decision: Decision, subscription_id: int, *, plan_code: str | None = None,
+    license_count: int | None = None, storage_gb: int | None = None, add_ons: list[AddOnRequest] | None = None,
+    now: dt.datetime | None = None,
+) -> Subscription:
+    """Plan up or down within the product, licenses, storage, add-ons (each listed add-on is set; 0 removes it).
+
+    On a paid subscription, every component that grows mid-period adds a pro-rated line to the
+    upcoming invoice and every component that shrinks adds a pro-rated credit (negative) line
+    (``schema.billing.proration.prorate``). Switching to a plan with another billing period
+    credits the rest of the old period and starts a new period now, billed on the next invoice.
+    A trial changes for free.
+    """
+    session = ctx.session
+    subscription = await load_subscription_for_update(session, subscription_id)
+    await ensure_subscription_authority(ctx, decision, subscription.organization_id)
+    if subscription.status not in ("ACTIVE", "TRIAL"):
+        raise DomainError("SUBSCRIPTION_NOT_CHANGEABLE", f"A {subscription.status.lower()} subscription cannot be "
+                          "changed; enable it first." if subscription.status == "SUSPENDED" else
+                          f"A {subscription.status.lower()} subscription cannot be changed.")
+    old_plan = await session.get(Plan, subscription.plan_id)
+    assert old_plan is not None
+    new_plan = old_plan
+    if plan_code is not None:
+        new_plan = await plan_by_code(session, plan_code)
+        if new_plan.product_id != subscription.product_id:
+            raise DomainError("PLAN_OF_ANOTHER_PRODUCT", f"{new_plan.name} is a plan of another product; "
+                              "add a subscription to that product instead.", "planCode")
+    new_licenses = subscription.license_count if license_count is None else license_count
+    _check_licenses(new_licenses)
+    new_storage = _storage_for(new_plan, storage_gb, subscription.storage_gb)
+    old_add_ons = await current_add_ons(session, subscription.id)
+    requested = await _resolve_add_ons(session, subscription.product_id, add_ons or [], allow_zero=True)
+    new_add_ons = {**old_add_ons, **requested}
+    new_add_ons = {pk: pair for pk, pair in new_add_ons.items() if pair[1] > 0}
+    if (new_plan.id == old_plan.id and new_licenses == subscription.license_count
+            and new_storage == subscription.storage_gb
+            and {pk: q for pk, (_, q) in new_add_ons.items()} == {pk: q for pk, (_, q) in old_add_ons.items()}):
+        raise DomainError("NOTHING_TO_CHANGE", "The subscription already has these settings.")
+
+    at = _now(now)
+    lines: list[dict[str, Any]] = []
+    if subscription.status == "ACTIVE":
+        old = period_charges(old_plan, subscription.license_count, subscription.storage_gb, old_add_ons.values())
+        new = period_charges(new_plan, new_licenses, new_storage, new_add_ons.values())
+        if new_plan.billing_period != old_plan.billing_period:
+            lines = await _switch_period(session, subscription, old, new, new_plan, at)
+        else:
+            lines = await _prorated_lines(session, subscription, old, new, at)
+    from_plan_id, from_licenses, from_storage = subscription.plan_id, subscription.license_count, subscription.storage_gb
+    subscription.plan_id = new_plan.id
+    subscription.license_count = new_licenses
+    subscription.storage_gb = new_storage
+    subscription.version += 1
+    for pk, (add_on, quantity) in requested.items():
+        existing = await session.scalar(select(SubscriptionAddOn).where(
+            SubscriptionAddOn.subscription_id == subscription.id, SubscriptionAddOn.add_on_id == pk))
+        if quantity == 0 and existing is not None:
+            await session.delete(existing)
+        elif existing is not None:
+            existing.quantity = quantity
+        elif quantity > 0:
+            session.add(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=pk, quantity=quantity))
+    details = {
+        "storageGb": {"from": from_storage, "to": new_storage},
+        "addOns": {"from": {a.code: q for a, q in old_add_ons.values()}, "to": {a.code: q for a, q in new_add_ons.values()}},
+        "invoiceLines": lines,
+    }
+    await _record(ctx, decision, subscription, "CHANGED", "subscription.change", from_plan_id=from_plan_id,
+                  from_licenses=from_licenses, details=details, at=at)
+    return subscription
+
+
+async def _prorated_lines(session: AsyncSession, subscription: Subscription, old: list[Charge], new: list[Charge],
+                          at: dt.datetime) -> list[dict[str, Any]]:
+    before = {(c.key, c.currency): c for c in old}
+    after = {(c.key, c.currency): c for c in new}
+    days_left = max(0, min((subscription.current_period_end.date() - at.date()).days,
+                           (subscription.current_period_end.date() - subscription.current_period_start.date()).days))
+    lines = []
+    for key in [*after, *(k for k in before if k not in after)]:
+        was, now_ = before.get(key), after.get(key)
+        difference = (now_.amount if now_ else Decimal("0")) - (was.amount if was else Decimal("0"))
+        amount = prorate(difference, subscription.current_period_start, subscription.current_period_end, at)
+        if amount == 0:
+            continue
+        if was is None:
+            what = now_.description  # type: ignore[union-attr]
+        elif now_ is None:
+            what = f"{was.description} removed"
+        elif now_.description == was.description:
+            what = now_.description
+        else:
+            what = f"{now_.description} (was {was.description})"
+        label = "Pro-rated increase" if amount > 0 else "Pro-rated credit"
+        line = await add_invoice_line(
+            session, organization_id=subscription.organization_id, subscription_id=subscription.id,
+            description=f"{label}: {what}, {days_left} days left in the period", amount=amount,
+            currency=key[1], prorated=True, source="core",
+        )
+        lines.append({"description": line.description, "amount": str(line.amount), "currency": line.currency})
+    return lines
+
+
+async def _switch_period(session: AsyncSession, subscription: Subscription, old: list[Charge], new: list[Charge],
+                         plan: Plan, at: dt.datetime) -> list[dict[str, Any]]:
+    lines = []
+    for charge in old:
+        credit = prorate(-charge.amount, subscription.current_period_start, subscription.current_period_end, at)
+        if credit:
+            line = await add_invoice_line(
+                session, organization_id=subscription.organization_id, subscription_id=subscription.id,
+                description=f"Pro-rated credit: {charge.description}, rest of the old period", amount=credit,
+                currency=charge.currency, prorated=True, source="core")
+            lines.append({"description": line.description, "amount": str(line.amount), "currency": line.currency})
+    subscription.current_period_start = at
+    subscription.current_period_end = add_period(at, plan.billing_period)
+    for charge in new:
+        line = await add_invoice_line(
+            session, organization_id=subscription.organization_id, subscription_id=subscription.id,
+            description=f"{charge.description}, new {plan.billing_period.lower()} period from {at:%Y-%m-%d}",
+            amount=charge.amount, currency=charge.currency, prorated=False, source="core")
+        lines.append({"description": line.description, "amount": str(line.amount), "currency": line.currency})
+    return lines
+
+
+async def set_auto_renew(ctx: Context, decision: Decision, subscription_id: int, auto_renew: bool) -> Subscription:
+    subscription = await load_subscription_for_update(ctx.session, subscription_id)
+    await ensure_subscription_authority(ctx, decision, subscription.organization_id)
+    if subscription.status in ENDED:
+        raise DomainError("SUBSCRIPTION_ENDED", f"This subscription is {subscription.status.lower()}; "
+                          "auto-renewal no longer applies.")
+    if subscription.auto_renew == auto_renew:
+        raise DomainError("NOTHING_TO_CHANGE", f"Auto-renewal is already {'on' if auto_renew else 'off'}.", "autoRenew")
+    subscription.auto_renew = auto_renew
+    subscription.version += 1
+    await _record(ctx, decision, subscription, "AUTO_RENEW", "subscription.set_auto_renew",
+                  details={"autoRenew": auto_renew})
+    return subscription
+
+
+async def suspend_subscription(ctx: Context, decision: Decision, subscription_id: int) -> Subscription:
+    subscription = await load_subscription_for_update(ctx.session, subscription_id)
+    await ensure_subscription_authority(ctx, decision, subscription.organization_id)
+    if subscription.status == "SUSPENDED":
+        raise DomainError("ALREADY_SUSPENDED", "This subscription is already suspended.")
+    if subscription.status in ENDED:
+        raise DomainError("SUBSCRIPTION_ENDED", f"A {subscription.status.lower()} subscription cannot be suspended.")
+    previous = subscription.status
+    subscription.status = "SUSPENDED"
+    subscription.version += 1
+    await _record(ctx, decision, subscription, "SUSPENDED", "subscription.suspend",
+                  details={"from": previous, "to": "SUSPENDED"})
+    return subscription
+
+
+async def enable_subscription(ctx: Context, decision: Decision, subscription_id: int, *,
+                              now: dt.datetime | None = None) -> Subscription:
+    """A suspended subscription becomes active again (a trial again while its trial lasts)."""
+    subscription = await load_subscription_for_update(ctx.session, subscription_id)
+    await ensure_subscription_authority(ctx, decision, subscription.organization_id)
+    if subscription.status == "CANCELLED":
+        raise DomainError("SUBSCRIPTION_CANCELLED", "A cancelled subscription cannot be enabled; add a new subscription.")
+    if subscription.status == "EXPIRED":
+        raise DomainError("SUBSCRIPTION_EXPIRED", "An expired subscription cannot be enabled; add a new subscription.")
+    if subscription.status in ("ACTIVE", "TRIAL"):
+        raise DomainError("ALREADY_ENABLED", "This subscription is not suspended.")
+    in_trial = subscription.trial_ends_at is not None and subscription.trial_ends_at > _now(now) \
+        and subscription.current_period_end == subscription.trial_ends_at
+    subscription.status = "TRIAL" if in_trial else "ACTIVE"
+    subscription.version += 1
+    await _record(ctx, decision, subscription, "ENABLED", "subscription.enable",
+                  details={"from": "SUSPENDED", "to": subscription.status})
+    return subscription

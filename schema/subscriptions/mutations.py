@@ -1,0 +1,158 @@
+"""Subscription mutations: thin resolvers that authorize, claim the idempotency key and call the service."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import strawberry
+
+from gateway.composition import Mutation, extends
+from gateway.context import Context, run_mutation
+from gateway.relay import decode_pk
+from schema.access import authorize_organization
+from schema.models import Subscription as SubscriptionRow
+from schema.subscriptions import service
+from schema.subscriptions.types import ProductSubscription, SubscriptionPayload
+
+
+@strawberry.input(description="An add-on and its quantity in the add-on's unit.")
+class SubscriptionAddOnInput:
+    code: str
+    quantity: int
+
+
+@strawberry.input
+class AddSubscriptionInput:
+    organization_id: strawberry.ID
+    plan_code: str
+    license_count: int
+    idempotency_key: str = strawberry.field(description="The same key twice adds (and charges) once.")
+    storage_gb: int | None = strawberry.field(default=None, description="Total storage; default: the plan's included GB.")
+    auto_renew: bool = True
+    add_ons: list[SubscriptionAddOnInput] = strawberry.field(default_factory=list)
+    trial: bool = strawberry.field(default=False, description="Start a free trial of the plan's trial days.")
+
+
+@strawberry.input
+class PurchaseSubscriptionInput:
+    subscription_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description="The same key twice charges once.")
+
+
+@strawberry.input
+class ChangeSubscriptionInput:
+    subscription_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description="The same key twice changes (and bills) once.")
+    plan_code: str | None = strawberry.field(default=None, description="Another plan of the same product.")
+    license_count: int | None = None
+    storage_gb: int | None = None
+    add_ons: list[SubscriptionAddOnInput] | None = strawberry.field(
+        default=None, description="Each listed add-on is set to its quantity (0 removes it); others stay.")
+
+
+@strawberry.input
+class SetAutoRenewInput:
+    subscription_id: strawberry.ID
+    auto_renew: bool
+
+
+@strawberry.input
+class SubscriptionInput:
+    subscription_id: strawberry.ID
+
+
+def _add_ons(items: list[SubscriptionAddOnInput] | None) -> list[service.AddOnRequest] | None:
+    return None if items is None else [service.AddOnRequest(i.code, i.quantity) for i in items]
+
+
+def _payload(row: SubscriptionRow) -> SubscriptionPayload:
+    return SubscriptionPayload(subscription=ProductSubscription.from_row(row))
+
+
+async def _idempotent(ctx: Context, scope: str, key: str, request: dict[str, Any],
+                      apply: Callable[[], Awaitable[SubscriptionRow]]) -> SubscriptionPayload:
+    """Apply once per key; a repeated key returns the subscription it produced without applying again."""
+    claim = await ctx.claim_idempotency_key(scope, key, request)
+    if isinstance(claim, dict):
+        row = await ctx.session.get(SubscriptionRow, claim["subscription_id"], populate_existing=True)
+        return _payload(row)  # type: ignore[arg-type]
+    row = await apply()
+    claim.result = {"subscription_id": row.id}
+    return _payload(row)
+
+
+async def _on_subscription(info: strawberry.Info, subscription_id: strawberry.ID, action: str,
+                           apply: Callable[[Context, Any, int], Awaitable[SubscriptionPayload]]) -> SubscriptionPayload:
+    ctx: Context = info.context
+    pk = decode_pk(subscription_id, "ProductSubscription")
+
+    async def body() -> SubscriptionPayload:
+        organization_id = await service.subscription_organization(ctx.session, pk)
+        decision = await authorize_organization(ctx, action, organization_id)
+        return await apply(ctx, decision, pk)
+
+    return await run_mutation(ctx, SubscriptionPayload, body)
+
+
+@extends(Mutation)
+class SubscriptionMutations:
+    @strawberry.mutation(description="Add a trial or paid subscription; a paid one charges its first period.")
+    async def add_subscription(self, info: strawberry.Info, input: AddSubscriptionInput) -> SubscriptionPayload:
+        ctx: Context = info.context
+        organization_id = decode_pk(input.organization_id, "Organization")
+
+        async def body() -> SubscriptionPayload:
+            decision = await authorize_organization(ctx, "subscription.add", organization_id)
+            request = {"planCode": input.plan_code, "licenseCount": input.license_count, "storageGb": input.storage_gb,
+                       "autoRenew": input.auto_renew, "trial": input.trial,
+                       "addOns": [[a.code, a.quantity] for a in input.add_ons]}
+            return await _idempotent(ctx, f"subscription.add:{organization_id}", input.idempotency_key, request,
+                                     lambda: service.add_subscription(
+                                         ctx, decision, organization_id, plan_code=input.plan_code,
+                                         license_count=input.license_count, storage_gb=input.storage_gb,
+                                         auto_renew=input.auto_renew, add_ons=_add_ons(input.add_ons),
+                                         trial=input.trial))
+
+        return await run_mutation(ctx, SubscriptionPayload, body)
+
+    @strawberry.mutation(description="Turn a trial into a paid subscription; charges the first paid period.")
+    async def purchase_subscription(self, info: strawberry.Info, input: PurchaseSubscriptionInput) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+            return await _idempotent(ctx, f"subscription.purchase:{pk}", input.idempotency_key, {},
+                                     lambda: service.purchase_subscription(ctx, decision, pk))
+
+        return await _on_subscription(info, input.subscription_id, "subscription.purchase", apply)
+
+    @strawberry.mutation(description="Change the plan (same product), licenses, storage or add-ons; mid-period "
+                                     "increases and decreases add pro-rated lines to the upcoming invoice.")
+    async def change_subscription(self, info: strawberry.Info, input: ChangeSubscriptionInput) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+            request = {"planCode": input.plan_code, "licenseCount": input.license_count, "storageGb": input.storage_gb,
+                       "addOns": None if input.add_ons is None else [[a.code, a.quantity] for a in input.add_ons]}
+            return await _idempotent(ctx, f"subscription.change:{pk}", input.idempotency_key, request,
+                                     lambda: service.change_subscription(
+                                         ctx, decision, pk, plan_code=input.plan_code, license_count=input.license_count,
+                                         storage_gb=input.storage_gb, add_ons=_add_ons(input.add_ons)))
+
+        return await _on_subscription(info, input.subscription_id, "subscription.change", apply)
+
+    @strawberry.mutation(description="Turn auto-renewal on or off.")
+    async def set_auto_renew(self, info: strawberry.Info, input: SetAutoRenewInput) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+            return _payload(await service.set_auto_renew(ctx, decision, pk, input.auto_renew))
+
+        return await _on_subscription(info, input.subscription_id, "subscription.set_auto_renew", apply)
+
+    @strawberry.mutation(description="Suspend an active or trial subscription.")
+    async def suspend_subscription(self, info: strawberry.Info, input: SubscriptionInput) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+            return _payload(await service.suspend_subscription(ctx, decision, pk))
+
+        return await _on_subscription(info, input.subscription_id, "subscription.suspend", apply)
+
+    @strawberry.mutation(description="Enable a suspended subscription again (a cancelled one cannot be).")
+    async def enable_subscription(self, info: strawberry.Info, input: SubscriptionInput) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+            return _payload(await service.enable_subscription(ctx, decision, pk))
+
+        return await _on_subscription(info, input.subscription_id, "subscription.enable", apply)
