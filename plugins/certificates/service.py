@@ -41,6 +41,11 @@ class SubscriptionSpec:
     auto_renew: bool = True
 
 
+# Callbacks through which the caller fires the core hooks (subscription_changed, renewal_due).
+OnChange = Callable[[Subscription, SubscriptionChange], Awaitable[None]]
+RenewalDue = Callable[[Subscription], Awaitable[None]]
+
+
 @dataclass
 class RenewalOutcome:
     renewed: list[Subscription] = field(default_factory=list)
@@ -134,6 +139,14 @@ def _period(start: dt.datetime, end: dt.datetime) -> str:
     return f"{start:%Y-%m-%d} to {end:%Y-%m-%d}"
 
 
+async def _record_change(session: AsyncSession, subscription: Subscription, change: SubscriptionChange,
+                         on_change: OnChange | None) -> None:
+    session.add(change)
+    await session.flush()
+    if on_change is not None:
+        await on_change(subscription, change)
+
+
 async def _line(session: AsyncSession, subscription: Subscription, description: str, amount: Decimal, currency: str,
                 *, prorated: bool) -> InvoiceLine:
     return await add_invoice_line(session, organization_id=subscription.organization_id, subscription_id=subscription.id,
@@ -143,8 +156,8 @@ async def _line(session: AsyncSession, subscription: Subscription, description: 
 
 # ---------------------------------------------------------------- subscriptions
 async def create_subscriptions(session: AsyncSession, *, organization_id: int, specs: Sequence[SubscriptionSpec],
-                               now: dt.datetime, actor_user_id: int | None = None,
-                               via: str | None = None) -> list[Subscription]:
+                               now: dt.datetime, actor_user_id: int | None = None, via: str | None = None,
+                               on_change: OnChange | None = None) -> list[Subscription]:
     """Certificate subscriptions with a yearly period from ``now``; current = renewal = the quantities.
 
     Each subscription's first year is a line on the next invoice (quantity × unit price).
@@ -171,10 +184,10 @@ async def create_subscriptions(session: AsyncSession, *, organization_id: int, s
                                              current=quantity, renewal=quantity, used=0, updated_at=now))
             await _line(session, subscription, f"{quantity} × {certificate_type.name}, {_period(now, end)}",
                         certificate_type.unit_price * quantity, certificate_type.currency, prorated=False)
-        session.add(SubscriptionChange(
+        await _record_change(session, subscription, SubscriptionChange(
             subscription_id=subscription.id, kind="ADDED", to_plan_id=plan.id, actor_user_id=actor_user_id, via=via,
             at=now, details={"certificates": {t.code: q for t, q in items}, "autoRenew": spec.auto_renew},
-        ))
+        ), on_change)
         created.append(subscription)
     await session.flush()
     return created
@@ -206,8 +219,8 @@ async def _product_id(session: AsyncSession) -> int | None:
 
 
 async def add_inventory(session: AsyncSession, *, subscription: Subscription, kind: str, items: Sequence[Item],
-                        now: dt.datetime, actor_user_id: int | None = None,
-                        via: str | None = None) -> list[InvoiceLine]:
+                        now: dt.datetime, actor_user_id: int | None = None, via: str | None = None,
+                        on_change: OnChange | None = None) -> list[InvoiceLine]:
     """Change the CURRENT or RENEWAL inventory of ``subscription`` (locked by the caller).
 
     CURRENT is usable at once and adds one pro-rated line per type (negative: a credit);
@@ -254,11 +267,11 @@ async def add_inventory(session: AsyncSession, *, subscription: Subscription, ki
             row.renewal += quantity
         row.updated_at = now
     subscription.version += 1
-    session.add(SubscriptionChange(
-        subscription_id=subscription.id, kind="CHANGED", actor_user_id=actor_user_id, via=via, at=now,
+    await _record_change(session, subscription, SubscriptionChange(
+        subscription_id=subscription.id, kind="CHANGED", from_plan_id=subscription.plan_id,
+        to_plan_id=subscription.plan_id, actor_user_id=actor_user_id, via=via, at=now,
         details={"certificateInventory": kind, "certificates": {t.code: q for t, q in resolved}},
-    ))
-    await session.flush()
+    ), on_change)
     return lines
 
 
@@ -298,9 +311,6 @@ async def use_inventory(session: AsyncSession, *, subscription_id: int, certific
 
 
 # ---------------------------------------------------------------- renewals
-RenewalDue = Callable[[Subscription], Awaitable[None]]
-
-
 def next_period(period_end: dt.datetime, as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The yearly period that follows ``period_end`` and contains ``as_of``.
 
@@ -314,7 +324,8 @@ def next_period(period_end: dt.datetime, as_of: dt.datetime) -> tuple[dt.datetim
 
 
 async def renew_due(session: AsyncSession, *, as_of: dt.datetime, on_due: RenewalDue | None = None,
-                    actor_user_id: int | None = None, via: str | None = None) -> RenewalOutcome:
+                    on_change: OnChange | None = None, actor_user_id: int | None = None,
+                    via: str | None = None) -> RenewalOutcome:
     """Renew or expire every ACTIVE certificate subscription whose period ended by ``as_of``.
 
     Auto-renew ones start the next yearly period with current = renewal inventory, used = 0,
@@ -343,9 +354,10 @@ async def renew_due(session: AsyncSession, *, as_of: dt.datetime, on_due: Renewa
         subscription.version += 1
         if not subscription.auto_renew:
             subscription.status = "EXPIRED"
-            session.add(SubscriptionChange(subscription_id=subscription.id, kind="EXPIRED", actor_user_id=actor_user_id,
-                                           via=via, at=as_of, details={"periodEnd": old_end.isoformat(),
-                                                                       "asOf": as_of.isoformat()}))
+            await _record_change(session, subscription, SubscriptionChange(
+                subscription_id=subscription.id, kind="EXPIRED", from_plan_id=subscription.plan_id,
+                to_plan_id=subscription.plan_id, actor_user_id=actor_user_id, via=via, at=as_of,
+                details={"periodEnd": old_end.isoformat(), "asOf": as_of.isoformat()}), on_change)
             outcome.expired.append(subscription)
             continue
         start, end = next_period(old_end, as_of)
@@ -359,11 +371,12 @@ async def renew_due(session: AsyncSession, *, as_of: dt.datetime, on_due: Renewa
                 await _line(session, subscription,
                             f"Renewal: {row.renewal} × {certificate_type.name}, {_period(start, end)}",
                             certificate_type.unit_price * row.renewal, certificate_type.currency, prorated=False)
-        session.add(SubscriptionChange(
-            subscription_id=subscription.id, kind="RENEWED", actor_user_id=actor_user_id, via=via, at=as_of,
+        await _record_change(session, subscription, SubscriptionChange(
+            subscription_id=subscription.id, kind="RENEWED", from_plan_id=subscription.plan_id,
+            to_plan_id=subscription.plan_id, actor_user_id=actor_user_id, via=via, at=as_of,
             details={"previousPeriod": [old_start.isoformat(), old_end.isoformat()],
                      "period": [start.isoformat(), end.isoformat()], "certificates": renewed},
-        ))
+        ), on_change)
         outcome.renewed.append(subscription)
     await session.flush()
     return outcome

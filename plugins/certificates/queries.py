@@ -1,0 +1,23 @@
+"""Query.certificateTypes: the certificate catalog."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import select
+
+from gateway.composition import Query, extends
+from gateway.context import Context
+from plugins.certificates.models import CertificateType as CertificateTypeRow
+from plugins.certificates.types import CertificateType
+
+
+@extends(Query)
+class CertificateQueries:
+    @strawberry.field(description="Every certificate type with its yearly unit price, by code.")
+    async def certificate_types(self, info: strawberry.Info) -> list[CertificateType]:
+        ctx: Context = info.context
+        ctx.require_user()
+        rows = (await ctx.session.scalars(select(CertificateTypeRow).order_by(CertificateTypeRow.code))).all()
+        types = [CertificateType.from_row(row) for row in rows]
+        ctx.cache.setdefault("certificate_types", {}).update({t.pk: t for t in types})
+        return types
