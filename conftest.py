@@ -7,9 +7,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from gateway.runtime import Runtime
-from gateway.testing import clear_tables, create_tables, make_test_runtime, run_query, test_backends
-
-_runtimes: dict[tuple[str, tuple[str, ...] | None], Runtime] = {}
+from gateway.testing import dispose_shared_runtimes, run_query, shared_runtime, test_backends
 
 
 @pytest.fixture(params=test_backends())
@@ -17,20 +15,9 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-async def runtime_for(backend: str, plugins: list[str] | None = None) -> Runtime:
-    """A shared runtime for (backend, plugins) with every table created, emptied for this test."""
-    key = (backend, tuple(plugins) if plugins is not None else None)
-    runtime = _runtimes.get(key)
-    if runtime is None:
-        runtime = _runtimes[key] = make_test_runtime(backend, plugins=plugins)
-        await create_tables(runtime)
-    await clear_tables(runtime)
-    return runtime
-
-
 @pytest.fixture
 async def runtime(backend: str) -> AsyncIterator[Runtime]:
-    yield await runtime_for(backend)
+    yield await shared_runtime(backend)
 
 
 @pytest.fixture
@@ -42,13 +29,4 @@ def gql(runtime: Runtime) -> Any:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    import asyncio
-
-    async def dispose() -> None:
-        for runtime in _runtimes.values():
-            await runtime.dispose()
-
-    try:
-        asyncio.run(dispose())
-    except RuntimeError:
-        pass
+    dispose_shared_runtimes()

@@ -110,3 +110,31 @@ class GraphQLResult:
 async def run_query(runtime: Runtime, query: str, variables: dict[str, Any] | None = None, *,
                     token: str | None = None) -> GraphQLResult:
     return GraphQLResult(await runtime.execute(query, variables, token=token))
+
+
+_shared: dict[tuple[str, tuple[str, ...] | None], Runtime] = {}
+
+
+async def shared_runtime(backend: str, plugins: list[str] | None = None) -> Runtime:
+    """One runtime per (backend, plugins) for a whole test session, its tables emptied for each test."""
+    key = (backend, tuple(plugins) if plugins is not None else None)
+    runtime = _shared.get(key)
+    if runtime is None:
+        runtime = _shared[key] = make_test_runtime(backend, plugins=plugins)
+        await create_tables(runtime)
+    await clear_tables(runtime)
+    return runtime
+
+
+def dispose_shared_runtimes() -> None:
+    import asyncio
+
+    async def dispose() -> None:
+        for runtime in _shared.values():
+            await runtime.dispose()
+
+    try:
+        asyncio.run(dispose())
+    except RuntimeError:
+        pass
+    _shared.clear()

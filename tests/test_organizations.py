@@ -158,7 +158,6 @@ async def test_mapping_never_grants_business_data(runtime: Any) -> None:
     for role in ("reseller_analyst", "distributor_admin", "distributor_analyst"):
         result = await run_query(runtime, MEMBERS, {"id": world.org_id("acme")}, token=world.tokens[role])
         assert result.error_codes == ["FORBIDDEN"], role
-        assert result.data == {"organization": None} or result.data["organization"] is None or True
     # The delegated admin and the organization's own members do see them.
     for role in ("reseller_admin", "org_member"):
         data = (await run_query(runtime, MEMBERS, {"id": world.org_id("acme")}, token=world.tokens[role])).ok()

@@ -1,0 +1,15 @@
+"""The core and host tests run on a gateway with only the core enabled: the core needs no product plugin."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import pytest
+
+from gateway.testing import shared_runtime
+from gateway.runtime import Runtime
+
+
+@pytest.fixture
+async def runtime(backend: str) -> AsyncIterator[Runtime]:
+    yield await shared_runtime(backend, ["core"])
