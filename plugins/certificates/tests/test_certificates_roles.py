@@ -1,0 +1,127 @@
+"""Every certificates mutation for every role of schema.testing.ROLES, with the exact outcome.
+
+The organization is ``acme`` (mapped to the reseller, which also has delegated admin access).
+"ok" means the mutation did its work (checked) and wrote its audit event; a code in capitals
+that is a user error is listed in USER_ERRORS; otherwise it is the top-level error code.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from gateway.models import AuditEvent
+from gateway.relay import encode_id
+from gateway.testing import run_query
+from plugins.certificates.testing import add_subscription, certificate_world, items
+from schema.testing import ROLES
+
+USER_ERRORS = {"PARTNER_MANAGED_SUBSCRIPTION"}
+F, U = "FORBIDDEN", "UNAUTHENTICATED"
+
+MANAGE = {
+    "platform_admin": "ok", "platform_analyst": F, "messaging_service": F,
+    "org_super_admin": "PARTNER_MANAGED_SUBSCRIPTION", "org_admin": F, "org_member": F,
+    "reseller_admin": "ok", "reseller_analyst": F, "distributor_admin": F, "distributor_analyst": F,
+    "other_partner_admin": F, "developer": F, "direct_super_admin": F, "no_role": F, "anonymous": U,
+}
+USE = {**MANAGE, "org_super_admin": "ok", "org_admin": "ok"}
+RENEW = {**{role: F for role in ROLES}, "platform_admin": "ok", "anonymous": U}
+
+EXPECTED = {
+    "addCertificateSubscriptions": MANAGE,
+    "addCertificateInventory": MANAGE,
+    "useCertificateInventory": USE,
+    "renewSubscriptions": RENEW,
+}
+ACTIONS = {
+    "addCertificateSubscriptions": "certificates.add_subscriptions",
+    "addCertificateInventory": "certificates.add_inventory",
+    "useCertificateInventory": "certificates.use_inventory",
+    "renewSubscriptions": "certificates.renew_subscriptions",
+}
+
+
+def test_the_table_covers_every_role():
+    for mutation, table in EXPECTED.items():
+        assert sorted(table) == sorted(ROLES), mutation
+
+
+def _request(mutation: str, org_gid: str, sub_gid: str) -> tuple[str, dict]:
+    if mutation == "addCertificateSubscriptions":
+        return ("""mutation($input: AddCertificateSubscriptionsInput!) { addCertificateSubscriptions(input: $input) {
+                     subscriptions { certificateInventory { current } } userErrors { code } } }""",
+                {"input": {"organizationId": org_gid, "idempotencyKey": "role-test",
+                           "subscriptions": [{"items": items([("DV", 1)])}]}})
+    if mutation == "addCertificateInventory":
+        return ("""mutation($input: AddCertificateInventoryInput!) { addCertificateInventory(input: $input) {
+                     subscription { certificateInventory { current renewal } } userErrors { code } } }""",
+                {"input": {"subscriptionId": sub_gid, "kind": "RENEWAL", "items": items([("DV", 2)])}})
+    if mutation == "useCertificateInventory":
+        return ("""mutation($input: UseCertificateInventoryInput!) { useCertificateInventory(input: $input) {
+                     inventoryLine { used } userErrors { code } } }""",
+                {"input": {"subscriptionId": sub_gid, "certificateTypeCode": "DV"}})
+    return ("""mutation($input: RenewSubscriptionsInput) { renewSubscriptions(input: $input) {
+                 renewed { id } expired { id } userErrors { code } } }""", {"input": {}})
+
+
+def _effect(mutation: str, payload: dict) -> object:
+    if mutation == "addCertificateSubscriptions":
+        return payload["subscriptions"]
+    if mutation == "addCertificateInventory":
+        return payload["subscription"]["certificateInventory"]
+    if mutation == "useCertificateInventory":
+        return payload["inventoryLine"]
+    return (payload["renewed"], payload["expired"])
+
+
+EFFECTS = {
+    "addCertificateSubscriptions": [{"certificateInventory": [{"current": 1}]}],
+    "addCertificateInventory": [{"current": 1, "renewal": 3}],
+    "useCertificateInventory": {"used": 1},
+    "renewSubscriptions": ([], []),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("mutation", list(EXPECTED))
+async def test_mutation_outcome_per_role(runtime, mutation, role):
+    world = await certificate_world(runtime)
+    sub_id = await add_subscription(runtime, world.organizations["acme"], {"DV": 1})
+    query, variables = _request(mutation, world.org_id("acme"), encode_id("ProductSubscription", sub_id))
+    result = await run_query(runtime, query, variables, token=world.tokens.get(role))
+    expected = EXPECTED[mutation][role]
+    if expected == "ok":
+        payload = result.ok()[mutation]
+        assert payload["userErrors"] == []
+        assert _effect(mutation, payload) == EFFECTS[mutation]
+        async with runtime.sessions() as session:
+            actions = (await session.scalars(select(AuditEvent.action).where(
+                AuditEvent.actor_user_id == world.user_ids[role]))).all()
+        assert ACTIONS[mutation] in actions
+    elif expected in USER_ERRORS:
+        payload = result.ok()[mutation]
+        assert [e["code"] for e in payload["userErrors"]] == [expected]
+    else:
+        assert result.error_codes == [expected], result
+        assert result.data is None or result.data.get(mutation) is None
+
+
+async def test_a_direct_customer_manages_its_own_certificates(runtime):
+    world = await certificate_world(runtime)
+    query, variables = _request("addCertificateSubscriptions", world.org_id("direct"), "")
+    payload = (await run_query(runtime, query, variables, token=world.tokens["direct_super_admin"])).ok()[
+        "addCertificateSubscriptions"]
+    assert payload == {"subscriptions": [{"certificateInventory": [{"current": 1}]}], "userErrors": []}
+    # a partner admin with no relation to the organization cannot
+    other = (await run_query(runtime, query, variables, token=world.tokens["reseller_admin"]))
+    assert other.error_codes == ["FORBIDDEN"]
+
+
+async def test_unknown_ids_are_not_found_or_bad_input(runtime):
+    world = await certificate_world(runtime)
+    query, variables = _request("useCertificateInventory", "", encode_id("ProductSubscription", 999999))
+    assert (await run_query(runtime, query, variables, token=world.tokens["platform_admin"])).error_codes == ["NOT_FOUND"]
+    variables["input"]["subscriptionId"] = encode_id("Organization", world.organizations["acme"])
+    assert (await run_query(runtime, query, variables, token=world.tokens["platform_admin"])).error_codes == [
+        "BAD_USER_INPUT"]
