@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, AsyncIterator
 
 import orjson
 import structlog
@@ -20,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
+from gateway.cost import check_query_cost
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.graphiql import graphiql_page
 from gateway.logging import RequestLogMiddleware, configure_logging
@@ -179,7 +181,7 @@ class GraphQLEndpoint:
                     results = [await self._execute(ctx, item, media, request.method) for item in batch]
                     return _response([body for body, _ in results], 200, media)  # type: ignore[arg-type]
                 body, status = await self._execute(ctx, params, media, request.method)
-                return _response(body, status, media)
+                return _response(body, status, media, _retry_after_header(body) if status == 429 else None)
         except Unauthenticated as error:
             raise HttpError(401, error.message, headers={"WWW-Authenticate": "Bearer"}, code="UNAUTHENTICATED") from None
 
@@ -196,6 +198,12 @@ class GraphQLEndpoint:
             raise HttpError(405, "Mutations must be sent with POST.", headers={"Allow": "POST"},
                             code="METHOD_NOT_ALLOWED")
         ctx.cost.clear()
+        priced = await check_query_cost(ctx, query, params.get("variables"), operation_name)
+        if priced.refusal is not None:
+            refused = _error_body(priced.refusal.message, **priced.refusal.extensions)
+            if ctx.cost:
+                refused["extensions"] = {"cost": dict(ctx.cost)}
+            return refused, 429 if priced.refusal.code == "RATE_LIMITED" else request_error_status
         result = await self.runtime.schema.execute(
             query, variable_values=params.get("variables"), context_value=ctx, operation_name=operation_name,
         )
@@ -218,6 +226,14 @@ class GraphQLEndpoint:
         return body, status
 
 
+def _retry_after_header(body: dict[str, Any]) -> dict[str, str] | None:
+    for error in body.get("errors", []):
+        seconds = error.get("extensions", {}).get("retryAfterSeconds")
+        if seconds is not None:
+            return {"Retry-After": str(seconds)}
+    return None
+
+
 async def health(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     try:
@@ -234,7 +250,8 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     configure_logging(runtime.settings.log_level)
     endpoint = GraphQLEndpoint(runtime)
     routes = [
-        Route("/graphql", endpoint, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        # a bound method: Starlette treats a callable instance as a raw ASGI app, a method as a request handler
+        Route("/graphql", endpoint.__call__, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
         Route("/health", health, methods=["GET"]),
     ]
     for _, plugin_routes in contributions(runtime.plugin_manager, "gateway_routes"):
@@ -243,9 +260,16 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     if runtime.settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=runtime.settings.cors_origins, allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600,
+            allow_headers=["Authorization", "Content-Type", "Accept", "apollographql-client-name",
+                           "apollographql-client-version", "apollo-require-preflight", "x-apollo-operation-name"],
+            expose_headers=["Retry-After", "Content-Disposition"], max_age=600,
         ))
-    app = Starlette(routes=routes, middleware=middleware, on_shutdown=[runtime.dispose])
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:  # Starlette 1.x has no on_shutdown
+        yield
+        await runtime.dispose()
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.runtime = runtime
     return app
 

@@ -1,14 +1,29 @@
-"""Automatic persisted queries (Apollo's protocol), stored where every worker sees them."""
+"""Automatic persisted queries (Apollo's protocol), stored where every worker sees them.
+
+A client sends ``extensions.persistedQuery = {"version": 1, "sha256Hash": <hex>}``:
+- without ``query``: the stored query for the hash runs; an unknown hash answers
+  ``PersistedQueryNotFound`` (code ``PERSISTED_QUERY_NOT_FOUND``) and the client retries with the query;
+- with ``query``: the hash must be the query's SHA-256 (else ``PERSISTED_QUERY_HASH_MISMATCH``);
+  the query is stored and runs.
+
+Storage is the ``persisted_queries`` table, or Redis when ``GATEWAY_REDIS_URL`` is set; a bounded
+per-process cache sits in front (a hash names one text forever, so the cache is never stale).
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from gateway.budget import shared_redis
 from gateway.models import PersistedQuery
+
+MAX_QUERY_LENGTH = 100_000
+CACHE_SIZE = 2048
+REDIS_PREFIX = "gateway:apq:"
 
 
 class PersistedQueryError(Exception):
@@ -28,6 +43,9 @@ async def resolve_persisted_query(runtime: Any, query: str | None, extensions: d
     if query is not None:
         if hashlib.sha256(query.encode()).hexdigest() != digest:
             raise PersistedQueryError("PERSISTED_QUERY_HASH_MISMATCH", "provided sha256Hash does not match query")
+        if len(query) > MAX_QUERY_LENGTH:
+            raise PersistedQueryError("PERSISTED_QUERY_TOO_LARGE",
+                                      f"a persisted query has at most {MAX_QUERY_LENGTH} characters")
         await _store(runtime, digest, query)
         return query
     stored = await _load(runtime, digest)
@@ -36,26 +54,50 @@ async def resolve_persisted_query(runtime: Any, query: str | None, extensions: d
     return stored
 
 
+def _cache(runtime: Any) -> "OrderedDict[str, str]":
+    return runtime.__dict__.setdefault("_persisted_cache", OrderedDict())
+
+
+def _remember(runtime: Any, digest: str, query: str) -> None:
+    cache = _cache(runtime)
+    cache[digest] = query
+    cache.move_to_end(digest)
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 async def _load(runtime: Any, digest: str) -> str | None:
-    cache = runtime.__dict__.setdefault("_persisted_cache", {})
+    cache = _cache(runtime)
     if digest in cache:
+        cache.move_to_end(digest)
         return cache[digest]
-    async with runtime.sessions() as session:
-        query = await session.scalar(select(PersistedQuery.query).where(PersistedQuery.sha256 == digest))
+    redis = shared_redis(runtime)
+    if redis is not None:
+        query = await redis.get(REDIS_PREFIX + digest)
+    else:
+        async with runtime.sessions() as session:
+            query = await session.scalar(select(PersistedQuery.query).where(PersistedQuery.sha256 == digest))
     if query is not None:
-        cache[digest] = query
+        _remember(runtime, digest, query)
     return query
 
 
 async def _store(runtime: Any, digest: str, query: str) -> None:
-    cache = runtime.__dict__.setdefault("_persisted_cache", {})
-    if digest in cache:
+    if digest in _cache(runtime):
         return
-    async with runtime.sessions() as session:
-        if await session.get(PersistedQuery, digest) is None:
-            try:
-                async with session.begin():
-                    session.add(PersistedQuery(sha256=digest, query=query))
-            except IntegrityError:
-                pass  # another worker stored it first
-    cache[digest] = query
+    redis = shared_redis(runtime)
+    if redis is not None:
+        await redis.set(REDIS_PREFIX + digest, query)
+    else:
+        async with runtime.engine.begin() as connection:
+            await connection.execute(_insert_ignoring_duplicates(runtime, digest, query))
+    _remember(runtime, digest, query)
+
+
+def _insert_ignoring_duplicates(runtime: Any, digest: str, query: str) -> Any:
+    """Another worker may store the same hash at the same moment: the second insert does nothing."""
+    if runtime.settings.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert(PersistedQuery).values(sha256=digest, query=query).on_conflict_do_nothing(index_elements=["sha256"])
