@@ -1,0 +1,86 @@
+"""The plugin as a whole: switching it off, demo data, set-up on a Mail subscription."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sqlalchemy import func, select
+
+from gateway.testing import create_tables, make_test_runtime, run_query
+from plugins.mail import models
+from plugins.mail import plugin as mail_plugin
+from schema.testing import build_world
+
+MAIL_MUTATIONS = ["addMailUser", "createMailAlias", "createMailPolicy", "changeMailSuperAdmin", "setMailOrganizationTfa",
+                  "changeMailUserRole", "setMailUserProfileImage", "resetMailUserPassword", "deleteMailUser",
+                  "backupMailUserAccount", "editMailDashboard", "joinMailReferralProgram", "setMailContactsSync"]
+
+
+def _fields(runtime, type_name: str) -> set[str]:
+    graphql_type = runtime.schema._schema.type_map.get(type_name)
+    return set(graphql_type.fields) if graphql_type is not None else set()
+
+
+async def test_turning_the_plugin_off_removes_mail_and_the_rest_keeps_working(runtime, backend):
+    assert "mail" in _fields(runtime, "Organization")
+    assert set(MAIL_MUTATIONS) <= _fields(runtime, "Mutation")
+    assert {action.name for action in runtime.actions if action.name.startswith("mail.")}
+
+    core_only = make_test_runtime(backend, plugins=["core"])
+    try:
+        assert "mail" not in _fields(core_only, "Organization")
+        assert not set(MAIL_MUTATIONS) & _fields(core_only, "Mutation")
+        assert "MailOrganization" not in core_only.schema._schema.type_map
+        assert not [action.name for action in core_only.actions if action.name.startswith("mail.")]
+        await create_tables(core_only)
+        world = await build_world(core_only)
+        query = "{ organizations(first: 10) { nodes { domain } } }"
+        domains = sorted(n["domain"] for n in (await run_query(core_only, query, token=world.tokens["platform_admin"]))
+                         .ok()["organizations"]["nodes"])
+        assert domains == ["acme.example", "direct.example", "unverified.example"]
+        refused = await run_query(core_only, "{ organizations(first: 1) { nodes { mail { tfaEnabled } } } }",
+                                  token=world.tokens["platform_admin"])
+        assert refused.data is None and "Cannot query field 'mail'" in refused.errors[0]["message"]
+    finally:
+        await core_only.dispose()
+
+
+async def _mail_counts(runtime) -> dict[str, int]:
+    async with runtime.sessions() as session:
+        return {model.__tablename__: await session.scalar(select(func.count()).select_from(model))
+                for model in (models.MailOrganization, models.MailUser, models.MailAlias, models.MailPolicy)}
+
+
+async def test_demo_seed_sets_mail_up_for_organizations_with_a_mail_subscription_once(runtime):
+    world = await build_world(runtime)  # acme and direct have a Mail subscription, unverified has none
+    demo = SimpleNamespace(extra={})
+    for _ in range(2):
+        async with runtime.sessions() as session, session.begin():
+            await mail_plugin.gateway_seed_demo(session=session, demo=demo)
+        counts = await _mail_counts(runtime)
+        assert counts == {"mail_organizations": 2, "mail_users": 8, "mail_aliases": 6, "mail_policies": 2}
+    assert sorted(demo.extra["mail_organizations"]) == sorted([world.organizations["acme"], world.organizations["direct"]])
+    query = "query($id: ID!) { organization(id: $id) { mail { tfaEnabled superAdmin { email } aliases { address } } } }"
+    mail = (await run_query(runtime, query, {"id": world.org_id("acme")}, token=world.tokens["org_member"])).ok()
+    assert mail["organization"]["mail"] == {
+        "tfaEnabled": True, "superAdmin": {"email": "boss@acme.example"},
+        "aliases": [{"address": "info@acme.example"}, {"address": "sales@acme.example"},
+                    {"address": "support@acme.example"}]}
+    unverified = (await run_query(runtime, query, {"id": world.org_id("unverified")},
+                                  token=world.tokens["unverified_super_admin"])).ok()
+    assert unverified["organization"]["mail"] is None
+
+
+async def test_a_mail_subscription_sets_mail_up(runtime):
+    world = await build_world(runtime)
+    async with runtime.context(token=world.tokens["platform_admin"]) as ctx:
+        async with ctx.transaction():
+            await mail_plugin.subscription_changed(ctx=ctx, change=None, subscription=SimpleNamespace(
+                product_id=world.products["MAIL"], organization_id=world.organizations["unverified"], status="TRIAL"))
+            await mail_plugin.subscription_changed(ctx=ctx, change=None, subscription=SimpleNamespace(
+                product_id=world.products["MAIL"], organization_id=world.organizations["direct"], status="CANCELLED"))
+        async with runtime.sessions() as session:
+            rows = (await session.execute(select(models.MailOrganization.organization_id, models.MailUser.email)
+                                          .join(models.MailUser, models.MailUser.organization_id
+                                                == models.MailOrganization.organization_id))).all()
+    assert [tuple(r) for r in rows] == [(world.organizations["unverified"], "boss@unverified.example")]
