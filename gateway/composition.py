@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.types.base import StrawberryObjectDefinition
-from strawberry.types.field import StrawberryField
+from strawberry.types.field import UNRESOLVED, StrawberryField
 
 from gateway.errors import MaskUnexpectedErrors, PluginContractError
 from gateway.relay import Node
@@ -100,7 +100,11 @@ def collect_extensions(contributions: Iterable[tuple[str, list[type]]]) -> dict[
 
 def _check_field_types(plugin: str, where: str, field: StrawberryField) -> None:
     try:
-        field.type  # resolves the annotation: a broken one names the plugin and field here
+        # resolve the annotations now: a broken one names the plugin and field here, not at schema build
+        if field.type is UNRESOLVED and field.type_annotation is not None:
+            field.type_annotation.resolve()
+        if field.type is UNRESOLVED:
+            raise TypeError("its return type cannot be resolved")
         for argument in field.arguments:
             argument.type
     except Exception as error:
