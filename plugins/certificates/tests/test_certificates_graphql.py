@@ -245,8 +245,9 @@ async def test_renewals_through_graphql_are_idempotent_and_fire_renewal_due(runt
     assert any(line["description"].startswith("Renewal: 5 × Domain Validated") and line["amount"]["amount"] == "245.00"
                and not line["prorated"] for line in invoice["lines"])
 
-    # the core renewal_due hook fires once per due subscription, with the asOf given
+    # the core renewal_due hook fires once per due subscription, with the asOf given; subscription_changed follows
     seen = []
+    changes = []
 
     class Spy:
         from gateway.hookspecs import hookimpl
@@ -255,6 +256,11 @@ async def test_renewals_through_graphql_are_idempotent_and_fire_renewal_due(runt
         @hookimpl
         def renewal_due(ctx, subscription, as_of):
             seen.append((subscription.id, as_of))
+
+        @staticmethod
+        @hookimpl
+        def subscription_changed(ctx, subscription, change):
+            changes.append((subscription.id, change.kind))
 
     from gateway.testing import clear_tables, create_tables
     spy_runtime = make_test_runtime(backend, plugins=["certificates"], extra_plugins=[("spy", Spy)])
@@ -268,6 +274,7 @@ async def test_renewals_through_graphql_are_idempotent_and_fire_renewal_due(runt
                                 token=world.tokens["platform_admin"])).ok()["renewSubscriptions"]
         assert len(data["renewed"]) == 1
         assert seen == [(due, as_of)]
+        assert changes == [(due, "RENEWED")]
     finally:
         await clear_tables(spy_runtime)
         await spy_runtime.dispose()

@@ -1,0 +1,46 @@
+"""The demo seed adds the certificate catalog and a few certificate subscriptions, once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from gateway.demo import DemoData
+from plugins.certificates.demo import seed_demo as seed_certificates
+from plugins.certificates.models import CertificateInventory, CertificateType
+from schema import plugin as core
+from schema.models import InvoiceLine, Organization, Product, Subscription
+
+
+async def seed_demo(runtime):
+    """The core's seeders, then this plugin's (the order ``gateway demo seed`` promises: the core first)."""
+    demo = DemoData()
+    async with runtime.sessions() as session, session.begin():
+        await core.gateway_seed_demo(session, demo)
+        await seed_certificates(session, demo)
+
+
+async def _snapshot(runtime):
+    async with runtime.sessions() as session:
+        rows = (await session.execute(
+            select(Organization.domain, Subscription.auto_renew, func.count(CertificateInventory.id))
+            .join(Subscription, Subscription.organization_id == Organization.id)
+            .join(Product, Product.id == Subscription.product_id)
+            .join(CertificateInventory, CertificateInventory.subscription_id == Subscription.id)
+            .where(Product.code == "CERTIFICATES")
+            .group_by(Subscription.id, Organization.domain, Subscription.auto_renew).order_by(Subscription.id))).all()
+        types = await session.scalar(select(func.count(CertificateType.id)))
+        lines = await session.scalar(select(func.count(InvoiceLine.id)))
+    return [tuple(r) for r in rows], types, lines
+
+
+async def test_demo_seed_is_idempotent_and_mixes_auto_renew(runtime):
+    await seed_demo(runtime)
+    first = await _snapshot(runtime)
+    subscriptions, types, _ = first
+    assert types == 6
+    assert subscriptions == [
+        ("acme.example", True, 2), ("acme.example", False, 1),
+        ("globex.example", True, 2), ("umbrella.example", False, 1),
+    ]
+    await seed_demo(runtime)
+    assert await _snapshot(runtime) == first
