@@ -158,3 +158,41 @@ async def test_settings_mutations_change_what_is_read(runtime):
     assert mail["tfaEnabled"] and mail["contactsSyncEnabled"] and mail["referralProgramJoined"]
     assert mail["referralProgramJoinedAt"] is not None
     assert mail["dashboard"] == {"widgets": [{"type": "POLICIES", "row": 3, "column": 2}]}
+
+
+async def test_concurrent_super_admin_changes_leave_exactly_one_super_admin(runtime, backend):
+    import asyncio
+
+    import pytest
+
+    if backend == "sqlite":
+        pytest.skip("the in-memory test database has one shared connection; PostgreSQL shows the row lock")
+    mw = await build_mail_world(runtime)
+    document = mutation("changeMailSuperAdmin", "mail { superAdmin { email } }")
+    results = await asyncio.gather(*(
+        run_query(runtime, document, {"input": {"organizationId": mw.org_id("acme"), "userId": mw.user_id("acme", who)}},
+                  token=mw.token("org_super_admin"))
+        for who in ("alice", "bob")))
+    for result in results:
+        assert result.ok()["changeMailSuperAdmin"]["userErrors"] == []
+    async with runtime.sessions() as session:
+        roles = dict((await session.execute(select(models.MailUser.email, models.MailUser.role).where(
+            models.MailUser.organization_id == mw.world.organizations["acme"]))).all())
+    assert sorted(roles.values()) == ["ADMIN", "ADMIN", "SUPER_ADMIN"]
+    assert roles["boss@acme.example"] == "ADMIN"
+
+
+async def test_a_disabled_resellers_admin_can_change_nothing(runtime):
+    from sqlalchemy import update
+
+    from schema import models as core
+
+    mw = await build_mail_world(runtime)
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(update(core.Partner).where(core.Partner.id == mw.world.partners["reseller"])
+                              .values(status="DISABLED"))
+    data = (await run_query(runtime, mutation("addMailUser", "user { email }"),
+                            {"input": {"organizationId": mw.org_id("acme"), "email": "new@acme.example", "name": "N"}},
+                            token=mw.token("reseller_admin"))).ok()
+    assert [e["code"] for e in data["addMailUser"]["userErrors"]] == ["RESELLER_DISABLED"]
+    assert await _audit(runtime, "mail.add_user") == []

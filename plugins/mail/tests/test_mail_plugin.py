@@ -84,3 +84,32 @@ async def test_a_mail_subscription_sets_mail_up(runtime):
                                           .join(models.MailUser, models.MailUser.organization_id
                                                 == models.MailOrganization.organization_id))).all()
     assert [tuple(r) for r in rows] == [(world.organizations["unverified"], "boss@unverified.example")]
+
+
+async def test_adding_a_mail_subscription_through_the_core_sets_mail_up(runtime):
+    world = await build_world(runtime)
+    add = ("mutation($input: AddSubscriptionInput!) { addSubscription(input: $input) { subscription { status } "
+           "userErrors { code message } } }")
+    variables = {"input": {"organizationId": world.org_id("unverified"), "planCode": "MAIL_STANDARD", "licenseCount": 3,
+                           "trial": True, "idempotencyKey": "mail-trial"}}
+    added = (await run_query(runtime, add, variables, token=world.tokens["reseller_admin"])).ok()["addSubscription"]
+    assert added == {"subscription": {"status": "TRIAL"}, "userErrors": []}
+    query = "query($id: ID!) { organization(id: $id) { mail { superAdmin { email role } } } }"
+    mail = (await run_query(runtime, query, {"id": world.org_id("unverified")},
+                            token=world.tokens["unverified_super_admin"])).ok()["organization"]["mail"]
+    assert mail == {"superAdmin": {"email": "boss@unverified.example", "role": "SUPER_ADMIN"}}
+
+
+async def test_revoking_through_the_core_mutation_refuses_every_mail_action(runtime):
+    from plugins.mail.testing import build_mail_world
+
+    mw = await build_mail_world(runtime)
+    revoke = "mutation($input: OrganizationInput!) { revokePartnerAccess(input: $input) { userErrors { code } } }"
+    revoked = (await run_query(runtime, revoke, {"input": {"organizationId": mw.org_id("acme")}},
+                               token=mw.token("org_super_admin"))).ok()
+    assert revoked["revokePartnerAccess"]["userErrors"] == []
+    add = "mutation($input: CreateMailPolicyInput!) { createMailPolicy(input: $input) { policy { name } } }"
+    result = await run_query(runtime, add, {"input": {"organizationId": mw.org_id("acme"), "name": "P",
+                                                      "rules": [{"match": {"to": "x"}, "action": "TAG"}]}},
+                             token=mw.token("reseller_admin"))
+    assert result.error_codes == ["FORBIDDEN"] and "revoked" in result.errors[0]["message"]
