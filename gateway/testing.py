@@ -48,21 +48,16 @@ async def create_tables(runtime: Runtime) -> None:
 
 
 async def clear_tables(runtime: Runtime) -> None:
-    """Empty every table (faster than recreating them between tests)."""
+    """Empty every table, children first (on a handful of rows DELETE is much faster than TRUNCATE)."""
     async with runtime.engine.begin() as connection:
-        tables = [t for t in reversed(Base.metadata.sorted_tables)]
         if runtime.settings.is_sqlite:
-            existing = set((await connection.execute(text(
-                "select name from sqlite_master where type = 'table'"))).scalars().all())
-            for table in tables:
-                if table.name in existing:
-                    await connection.execute(table.delete())
+            listing = "select name from sqlite_master where type = 'table'"
         else:
-            existing = set((await connection.execute(text(
-                "select tablename from pg_tables where schemaname = current_schema()"))).scalars().all())
-            names = ", ".join(f'"{t.name}"' for t in tables if t.name in existing)
-            if names:
-                await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            listing = "select tablename from pg_tables where schemaname = current_schema()"
+        existing = set((await connection.execute(text(listing))).scalars().all())
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name in existing:
+                await connection.execute(table.delete())
 
 
 @dataclass
