@@ -15,7 +15,7 @@ balance, so the balance never goes negative and no update is lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -35,6 +35,7 @@ DESK_PRODUCT = "DESK"
 LIVE_SUBSCRIPTION = ("TRIAL", "ACTIVE", "SUSPENDED")
 MAX_MESSAGES_PER_CALL = 1_000_000
 MAX_ADD_ON_QUANTITY = 10_000_000
+HALF_CENT = Decimal("0.005")  # the smallest amount that rounds (half-up) to a cent
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def validate_purchase(settings: DeskImSettings, credits: int) -> Decimal:
                           "credits")
     amount = credit_price(settings, credits)
     if amount <= 0:
-        minimum = -(-Decimal("0.005") // settings.credit_price)
+        minimum = (HALF_CENT / settings.credit_price).to_integral_value(rounding=ROUND_CEILING)
         raise DomainError("PURCHASE_TOO_SMALL", f"The purchase costs less than one cent; buy at least {minimum} "
                           "credits.", "credits")
     return amount

@@ -292,3 +292,13 @@ def test_settings_defaults_and_validation(monkeypatch):
         with pytest.raises(DeskImSettingsError, match=f"GATEWAY_DESK_IM_{name}"):
             load_desk_im_settings()
         monkeypatch.delenv(f"GATEWAY_DESK_IM_{name}")
+
+
+async def test_a_purchase_that_rounds_to_nothing_is_refused(runtime):
+    world = await build_desk_world(runtime)
+    settings = DeskImSettings(credit_price="0.003", max_purchase=1000)
+    with pytest.raises(DomainError) as refused:
+        await purchase(runtime, world, "acme", 1, "tiny", settings=settings)
+    assert refused.value.code == "PURCHASE_TOO_SMALL" and "at least 2 credits" in refused.value.message
+    entry = await purchase(runtime, world, "acme", 2, "tiny-ok", settings=settings)
+    assert entry.transaction.amount == Decimal("0.01")
