@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -127,12 +128,13 @@ async def test_same_idempotency_key_charges_once(runtime):
     world = await build_world(runtime)
     await _with_card(runtime, world.organizations["acme"])
     before = len(FAKE_PROCESSOR.charges)
-    first = await _charge(runtime, world, "acme", key="k-1")
-    second = await _charge(runtime, world, "acme", key="k-1")
+    key = f"k-{uuid.uuid4()}"  # the fake processor remembers keys for the whole test session
+    first = await _charge(runtime, world, "acme", key=key)
+    second = await _charge(runtime, world, "acme", key=key)
     assert first.id == second.id
     assert len(FAKE_PROCESSOR.charges) == before + 1
     with pytest.raises(DomainError) as error:
-        await _charge(runtime, world, "acme", amount="99.00", key="k-1")
+        await _charge(runtime, world, "acme", amount="99.00", key=key)
     assert error.value.code == "IDEMPOTENCY_KEY_REUSED"
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Payment)) == 1
