@@ -83,6 +83,13 @@ def owned_tables(pm: pluggy.PluginManager, plugin: str | None = None) -> frozens
     return frozenset(t for p in plugin_migrations(pm) if plugin in (None, p.name) for t in p.tables)
 
 
+def models_metadata(pm: pluggy.PluginManager) -> MetaData:
+    """The MetaData the plugins' tables live in: ``gateway.db.Base.metadata`` (a test kit may use its own)."""
+    found = {id(getattr(m, "__table__", m).metadata): getattr(m, "__table__", m).metadata
+             for _, models in contributions(pm, "gateway_models") for m in models}
+    return next(iter(found.values())) if len(found) == 1 else Base.metadata
+
+
 def include_tables(tables: frozenset[str]) -> Callable[..., bool]:
     """An Alembic ``include_object`` that sees only ``tables`` (and their columns, indexes, constraints)."""
 
@@ -104,7 +111,7 @@ def alembic_config(pm: pluggy.PluginManager, database_url: str, *,
     locations = [HOST_VERSIONS] + [p.path for p in plugin_migrations(pm) if p.path is not None and p.path.is_dir()]
     config.set_main_option("version_locations", os.pathsep.join(str(path) for path in locations))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    config.attributes["target_metadata"] = Base.metadata
+    config.attributes["target_metadata"] = models_metadata(pm)
     config.attributes["include_object"] = include_object or include_tables(owned_tables(pm))
     return config
 
@@ -134,13 +141,14 @@ async def upgrade_heads(pm: pluggy.PluginManager, engine: AsyncEngine, database_
 async def schema_diff(pm: pluggy.PluginManager, engine: AsyncEngine) -> list[Any]:
     """Alembic's autogenerate comparison of the database with the enabled plugins' models ([] = in sync)."""
     tables = owned_tables(pm)
+    metadata = models_metadata(pm)
 
     def work(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(connection, opts={
             "compare_type": True, "include_object": include_tables(tables),
             "render_as_batch": connection.dialect.name == "sqlite",
         })
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, metadata))
 
     return await _on_connection(engine, work)
 
@@ -210,6 +218,3 @@ def create_revision(pm: pluggy.PluginManager, plugin: str, message: str, *, rev_
     scripts = [s for s in created if s is not None]
     return Path(scripts[0].path) if scripts else None
 
-
-def target_metadata() -> MetaData:
-    return Base.metadata

@@ -21,15 +21,13 @@ def _defaults() -> None:
     """Fill what ``gateway.migrations.alembic_config`` would have given (plain ``alembic`` use)."""
     if "target_metadata" in config.attributes:
         return
-    from gateway.migrations import include_tables, owned_tables
+    from gateway.migrations import include_tables, models_metadata, owned_tables
     from gateway.plugins import create_plugin_manager
     from gateway.settings import load_settings
 
     settings = load_settings()
     pm = create_plugin_manager(settings.plugins)
-    from gateway.db import Base
-
-    config.attributes["target_metadata"] = Base.metadata
+    config.attributes["target_metadata"] = models_metadata(pm)
     config.attributes["include_object"] = include_tables(owned_tables(pm))
     if not config.get_main_option("sqlalchemy.url"):
         config.set_main_option("sqlalchemy.url", settings.database_url)
