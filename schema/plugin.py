@@ -21,7 +21,7 @@ from schema import models
 from schema.actions import CORE_ACTIONS
 from schema.identity.viewer import viewer_memberships
 
-PARTS = ["identity", "organizations", "people", "catalog", "subscriptions", "billing", "deals", "audit"]
+PARTS = ["identity", "organizations", "people", "catalog", "subscriptions", "billing", "deals", "audit", "analytics"]
 
 
 def _parts() -> list[ModuleType]:
@@ -131,3 +131,10 @@ def gateway_payment_processor() -> Any:
         if hasattr(part, "payment_processor"):
             return part.payment_processor()
     return None
+
+
+@hookimpl
+def gateway_grant_columns() -> list[str]:
+    from schema.access import GRANT_COLUMNS
+
+    return list(GRANT_COLUMNS)
