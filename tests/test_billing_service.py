@@ -150,3 +150,69 @@ async def test_add_invoice_line_rounds_and_keeps_credits_negative(runtime):
         row = await session.get(InvoiceLine, line.id)
         assert row.amount == Decimal("-3.34") and row.currency == "USD" and row.prorated and row.invoiced_at is None
 
+
+
+# ---------------------------------------------------------------- the card on file
+async def _update(runtime, world, org_key: str = "acme", role: str = "reseller_admin", **patch):
+    from schema.access import authorize_organization
+    from schema.billing.service import update_payment_method
+
+    arguments = {"owner": "RESELLER_CARD", "card_token": "tok_1", "brand": "visa", "last4": "4242", "exp_month": 5,
+                 "exp_year": 2030, "holder_name": " Pat ", "today": dt.date(2026, 5, 20), **patch}
+    async with runtime.context(token=world.tokens[role]) as ctx:
+        async with ctx.transaction():
+            decision = await authorize_organization(ctx, "payment_method.update", world.organizations[org_key])
+            return await update_payment_method(ctx, decision, world.organizations[org_key], **arguments)
+
+
+async def test_update_payment_method_stores_only_token_details_and_replaces(runtime):
+    world = await build_world(runtime)
+    first = await _update(runtime, world)
+    second = await _update(runtime, world, owner="CUSTOMER_CARD", last4="0005", card_token="tok_2")
+    assert first.id == second.id
+    async with runtime.sessions() as session:
+        [row] = (await session.scalars(select(PaymentMethod))).all()
+    assert (row.owner, row.brand, row.last4, row.processor_token, row.holder_name) == (
+        "CUSTOMER_CARD", "VISA", "0005", "tok_2", "Pat")
+
+
+@pytest.mark.parametrize("patch, code", [
+    ({"card_token": "5555555555554444"}, "CARD_NUMBER_NOT_ACCEPTED"),
+    ({"holder_name": "Pat 3782-822463-10005"}, "CARD_NUMBER_NOT_ACCEPTED"),
+    ({"last4": "424"}, "INVALID_LAST4"),
+    ({"exp_month": 0}, "INVALID_EXPIRY"),
+    ({"exp_month": 4, "exp_year": 2026}, "CARD_EXPIRED"),  # April 2026 ended before 2026-05-20
+    ({"exp_year": 2099}, "INVALID_EXPIRY"),
+    ({"owner": "SOMEONE"}, "INVALID_CARD_OWNER"),
+    ({"brand": " "}, "INVALID_BRAND"),
+])
+async def test_update_payment_method_refusals(runtime, patch, code):
+    world = await build_world(runtime)
+    with pytest.raises(DomainError) as error:
+        await _update(runtime, world, **patch)
+    assert error.value.code == code
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(PaymentMethod)) == 0
+
+
+async def test_card_valid_through_its_expiry_month(runtime):
+    world = await build_world(runtime)
+    row = await _update(runtime, world, exp_month=5, exp_year=2026)  # today is 2026-05-20
+    assert (row.exp_month, row.exp_year) == (5, 2026)
+
+
+async def test_remove_payment_method_service(runtime):
+    from schema.access import authorize_organization
+    from schema.billing.service import remove_payment_method
+
+    world = await build_world(runtime)
+    await _with_card(runtime, world.organizations["direct"])
+    async with runtime.context(token=world.tokens["direct_super_admin"]) as ctx:
+        async with ctx.transaction():
+            decision = await authorize_organization(ctx, "payment_method.remove", world.organizations["direct"])
+            removed = await remove_payment_method(ctx, decision, world.organizations["direct"])
+        assert removed.last4 == "4242"
+        with pytest.raises(DomainError) as error:
+            async with ctx.transaction():
+                await remove_payment_method(ctx, decision, world.organizations["direct"])
+    assert error.value.code == "NO_PAYMENT_METHOD"

@@ -348,3 +348,17 @@ async def test_statement_count_does_not_depend_on_the_number_of_organizations(ru
         assert len(nodes) >= batch and all(n["upcomingInvoice"]["lines"] for n in nodes[:3])
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+async def test_a_change_is_a_node_for_those_who_read_subscriptions(runtime: Any) -> None:
+    world = await setup_world(runtime)
+    await run_query(runtime, CHANGE, {"input": {"subscriptionId": world.subscription_id("acme_mail"),
+                                                "licenseCount": 14, "idempotencyKey": "n"}},
+                    token=world.tokens["reseller_admin"])
+    async with runtime.sessions() as session:
+        change_id = encode_id("SubscriptionChange", await session.scalar(select(models.SubscriptionChange.id)))
+    query = "query($id: ID!) { node(id: $id) { ... on SubscriptionChange { kind toLicenses } } }"
+    seen = (await run_query(runtime, query, {"id": change_id}, token=world.tokens["org_member"])).ok()
+    assert seen["node"] == {"kind": "CHANGED", "toLicenses": 14}
+    hidden = (await run_query(runtime, query, {"id": change_id}, token=world.tokens["other_partner_admin"])).ok()
+    assert hidden["node"] is None

@@ -198,3 +198,15 @@ async def visible_subscriptions(ctx: Context, pks: list[int]) -> list[ProductSub
     allowed = await allowed_organizations(ctx, READ_ACTION, {s.organization_pk for s in found if s is not None})
     return [s if s is not None and s.organization_pk in allowed else None for s in found]
 
+
+
+async def visible_subscription_changes(ctx: Context, pks: list[int]) -> list[SubscriptionChange | None]:
+    """``node``: a change when the viewer may read its organization's subscriptions."""
+    ctx.require_user()
+    rows = (await ctx.session.execute(
+        select(SubscriptionChangeRow, SubscriptionRow.organization_id)
+        .join(SubscriptionRow, SubscriptionRow.id == SubscriptionChangeRow.subscription_id)
+        .where(SubscriptionChangeRow.id.in_(pks)))).all()
+    allowed = await allowed_organizations(ctx, READ_ACTION, {organization_id for _, organization_id in rows})
+    found = {row.id: SubscriptionChange.from_row(row) for row, organization_id in rows if organization_id in allowed}
+    return [found.get(pk) for pk in pks]
