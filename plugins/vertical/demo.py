@@ -2,7 +2,9 @@
 
 Idempotent: solutions are found by developer and name, versions by number, instances by
 organization; nothing is added twice. Organizations that the core's seeder did not make are
-skipped. When the developer partner is missing, a developer partner VERTDEV is created.
+skipped (rows are looked up by code, domain and email, so the seeder only needs the core's rows to
+exist; it asks to run after the other seeders with ``trylast``). When the developer partner APPSMITH
+is missing, a developer partner VERTDEV is created.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.db import utcnow
+from gateway.models import User
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance, SolutionVersion
 from plugins.vertical.services.solutions import parse_version, user_type_for
-from schema.models import Partner, Plan
+from schema.models import Organization, Partner, Plan
 
 DEVELOPER_CODE = "APPSMITH"
 FALLBACK_DEVELOPER = ("VERTDEV", "Vertical Developers")
@@ -52,7 +55,8 @@ INSTANCES = [
 
 
 async def _developer_partner(session: Any, demo: Any) -> int:
-    partner_id = demo.partners.get(DEVELOPER_CODE)
+    partner_id = demo.partners.get(DEVELOPER_CODE) or await session.scalar(
+        select(Partner.id).where(Partner.code == DEVELOPER_CODE))
     if partner_id is not None:
         return partner_id
     code, name = FALLBACK_DEVELOPER
@@ -93,9 +97,13 @@ async def seed_demo(session: Any, demo: Any) -> None:
 
     plans = {code: pk for code, pk in (await session.execute(
         select(Plan.code, Plan.id).where(Plan.code.in_(["VERTICAL_STARTER", "VERTICAL_PROFESSIONAL"])))).all()}
+    organizations = dict((await session.execute(select(Organization.domain, Organization.id).where(
+        Organization.domain.in_([spec[1] for spec in INSTANCES])))).all())
+    users = dict((await session.execute(select(User.email, User.id).where(
+        User.email.in_(["dev@appsmith.example", "boss@umbrella.example"])))).all())
     for (solution_name, domain, version, status, test, plan_code, sub_status, days, data_mb, file_mb,
          access) in INSTANCES:
-        organization_id = demo.organizations.get(domain)
+        organization_id = demo.organizations.get(domain) or organizations.get(domain)
         if organization_id is None:
             continue
         solution_id = solutions[solution_name]
@@ -115,9 +123,9 @@ async def seed_demo(session: Any, demo: Any) -> None:
         if access is not None:
             session.add(DeveloperAccess(
                 instance_id=instance.id, status=access, requested_at=now - dt.timedelta(days=2),
-                requested_by_user_id=demo.users.get("dev@appsmith.example"),
+                requested_by_user_id=users.get("dev@appsmith.example"),
                 granted_at=now - dt.timedelta(days=1) if access == "GRANTED" else None,
-                granted_by_user_id=demo.users.get("boss@umbrella.example") if access == "GRANTED" else None,
+                granted_by_user_id=users.get("boss@umbrella.example") if access == "GRANTED" else None,
                 access_code="demo-access" if access == "GRANTED" else None,
             ))
     await session.flush()

@@ -58,7 +58,7 @@ def gateway_routes() -> list[Any]:
     return list(ROUTES)
 
 
-@hookimpl
+@hookimpl(trylast=True)  # needs the core's partners, organizations and plans
 def gateway_seed_demo(session: Any, demo: Any) -> Any:
     return seed_demo(session, demo)
 

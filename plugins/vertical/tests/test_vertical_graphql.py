@@ -295,3 +295,36 @@ async def test_customer_list_statement_count_does_not_grow_with_rows(runtime: An
         data = (await run_query(runtime, query, {"id": vworld.solution_id}, token=token)).ok()
     assert data["solution"]["customers"]["totalCount"] == 33
     assert large.count == small.count, (small.statements, large.statements)
+
+
+async def test_disabled_developer_partner_changes_nothing(gql: Any, runtime: Any, vworld: VerticalWorld) -> None:
+    from schema.models import Partner
+
+    async with runtime.sessions() as session, session.begin():
+        (await session.get(Partner, vworld.world.partners["devco"])).status = "DISABLED"
+    publish = """mutation($input: PublishSolutionVersionInput!) { publishSolutionVersion(input: $input) {
+        version { version } userErrors { code } } }"""
+    data = (await gql(publish, {"input": {"solutionId": vworld.solution_id, "version": "3.0.0", "changes": "x"}},
+                      token=vworld.tokens["developer"])).ok()["publishSolutionVersion"]
+    assert data == {"version": None, "userErrors": [{"code": "RESELLER_DISABLED"}]}
+    reads = (await gql("query($id: ID!) { solution(id: $id) { latestVersion { version } } }",
+                       {"id": vworld.solution_id}, token=vworld.tokens["developer"])).ok()
+    assert reads["solution"]["latestVersion"]["version"] == "2.0.0"
+
+
+async def test_upgrade_history_pages_newest_first(gql: Any, runtime: Any, vworld: VerticalWorld) -> None:
+    token = vworld.tokens["developer"]
+    (await gql(UPGRADE, {"input": {"instanceId": vworld.instance_id("acme")}}, token=token)).ok()
+    publish = """mutation($input: PublishSolutionVersionInput!) { publishSolutionVersion(input: $input) { userErrors { code } } }"""
+    (await gql(publish, {"input": {"solutionId": vworld.solution_id, "version": "2.1.0", "changes": "More."}}, token=token)).ok()
+    (await gql(UPGRADE, {"input": {"instanceId": vworld.instance_id("acme")}}, token=token)).ok()
+    query = """query($id: ID!, $after: String) { node(id: $id) { ... on SolutionInstance {
+        upgradeHistory(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+        nodes { toVersion { version } } } } } }"""
+    first = (await gql(query, {"id": vworld.instance_id("acme")}, token=token)).ok()["node"]["upgradeHistory"]
+    assert first["totalCount"] == 2 and first["nodes"] == [{"toVersion": {"version": "2.1.0"}}]
+    second = (await gql(query, {"id": vworld.instance_id("acme"), "after": first["pageInfo"]["endCursor"]},
+                        token=token)).ok()["node"]["upgradeHistory"]
+    assert second["nodes"] == [{"toVersion": {"version": "2.0.0"}}] and not second["pageInfo"]["hasNextPage"]
+    hidden = await gql(query, {"id": vworld.instance_id("acme")}, token=vworld.tokens["other_partner_admin"])
+    assert hidden.ok()["node"] is None

@@ -3,7 +3,6 @@ purchaseSubscription / changeSubscription with the VERTICAL product; the instanc
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
