@@ -218,13 +218,14 @@ class SolutionMutations:
                                          input: UpgradeSolutionInstancesInput) -> UpgradeSolutionInstancesPayload:
         ctx: Context = info.context
         solution_pk = decode_pk(input.solution_id, "Solution")
-        conditions = customer_conditions(input.filter.to_service() if input.filter else None)
-        if input.instance_ids is not None:
-            ids = [decode_pk(i, "SolutionInstance") for i in input.instance_ids]
-            conditions.append(models.SolutionInstance.id.in_(ids))
+        customer_filter = input.filter.to_service() if input.filter else None
+        ids = [decode_pk(i, "SolutionInstance") for i in input.instance_ids] if input.instance_ids is not None else None
 
         async def body() -> UpgradeSolutionInstancesPayload:
             decision = await authorize_solution(ctx, "solution.upgrade_instances", solution_pk)
+            conditions = customer_conditions(customer_filter)
+            if ids is not None:
+                conditions.append(models.SolutionInstance.id.in_(ids))
             report = await upgrades.upgrade_instances(
                 ctx.session, solution_pk, conditions, await runner.upgrade_runner(ctx), ctx.viewer.user_id,
                 test_accounts_first=input.test_accounts_first)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.context import Context
-from gateway.errors import Forbidden, Unauthenticated
+from gateway.errors import BadUserInput, DomainError, Forbidden, Unauthenticated
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate_grouped
 from plugins.vertical import models
 from plugins.vertical.access import allowed_instances, allowed_solutions
@@ -150,7 +150,10 @@ class Solution(Node):
                         filter: SolutionCustomerFilter | None = None) -> list[Connection["SolutionInstance"]]:
         allowed = await allowed_solutions(ctx, "solution.read_customers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
-        conditions = customer_conditions(filter.to_service() if filter else None)
+        try:
+            conditions = customer_conditions(filter.to_service() if filter else None)
+        except DomainError as error:
+            raise BadUserInput(error.message, field=error.field) from None
         table = models.SolutionInstance
         pages = await paginate_grouped(
             ctx, select(table).where(table.solution_id.in_(keys), *conditions), entity=table,

@@ -328,3 +328,13 @@ async def test_upgrade_history_pages_newest_first(gql: Any, runtime: Any, vworld
     assert second["nodes"] == [{"toVersion": {"version": "2.0.0"}}] and not second["pageInfo"]["hasNextPage"]
     hidden = await gql(query, {"id": vworld.instance_id("acme")}, token=vworld.tokens["other_partner_admin"])
     assert hidden.ok()["node"] is None
+
+
+async def test_contradictory_date_range_is_a_clear_error(gql: Any, vworld: VerticalWorld) -> None:
+    f = {"transactionDateFrom": "2026-05-02", "transactionDateTo": "2026-05-01"}
+    query = "query($id: ID!, $f: SolutionCustomerFilter) { solution(id: $id) { customers(filter: $f) { totalCount } } }"
+    result = await gql(query, {"id": vworld.solution_id, "f": f}, token=vworld.tokens["developer"])
+    assert result.error_codes == ["BAD_USER_INPUT"] and "transactionDateFrom" in result.errors[0]["message"]
+    data = (await gql(BULK, {"input": {"solutionId": vworld.solution_id, "filter": f}},
+                      token=vworld.tokens["developer"])).ok()["upgradeSolutionInstances"]
+    assert data["userErrors"] == [{"code": "INVALID_FILTER"}] and data["upgrades"] == []
