@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from gateway.auth import TOKEN_PREFIX, hash_token
 from gateway.models import ApiToken, User
-from gateway.plugins import maybe_await
+from gateway.plugins import load_order, maybe_await
 
 DEMO_SECRET = b"partner-gateway demo data; never use these tokens in production"
 
@@ -78,7 +78,7 @@ async def seed_demo(runtime: Any) -> DemoData:
     demo = DemoData()
     hook = runtime.plugin_manager.hook.gateway_seed_demo
     async with runtime.sessions() as session, session.begin():
-        for impl in reversed(hook.get_hookimpls()):  # pluggy calls last-registered first; we want load order
+        for impl in load_order(hook):  # the core first, then the plugins as loaded
             arguments = {"session": session, "demo": demo}
             try:
                 await maybe_await(impl.function(*(arguments[name] for name in impl.argnames)))

@@ -83,11 +83,22 @@ async def call_firstresult(hook: Any, **kwargs: Any) -> Any:
     return await maybe_await(hook(**kwargs))
 
 
+def load_order(hook: Any) -> list[Any]:
+    """A hook's implementations in plugin load order (the core first); ``tryfirst``/``trylast`` still apply.
+
+    ``get_hookimpls()`` lists them in registration order and pluggy *calls* them last-registered
+    first, so neither is the order a collecting hook wants.
+    """
+    impls = hook.get_hookimpls()
+    return ([i for i in impls if i.tryfirst] + [i for i in impls if not i.tryfirst and not i.trylast]
+            + [i for i in impls if i.trylast])
+
+
 def contributions(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Any]]:
     """(plugin name, answer) for each plugin implementing a collecting, synchronous hook."""
     hook = getattr(pm.hook, hook_name)
     answers = []
-    for impl in reversed(hook.get_hookimpls()):  # pluggy calls last-registered first; we want load order
+    for impl in load_order(hook):
         answer = impl.function()
         if answer is not None:
             answers.append((impl.plugin_name, answer))
