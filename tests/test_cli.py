@@ -349,3 +349,51 @@ def test_plugin_load_failure_is_reported_for_unknown_commands(monkeypatch: pytes
     add_plugin_commands(group)
     result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code != 0 and "ghost" in result.stderr
+
+
+# ---------------------------------------------------------------- demo seeding order and atomicity
+class RecordingSeeder:
+    def __init__(self, name: str, fail: bool = False) -> None:
+        self.name, self.fail = name, fail
+        self.seen: list[tuple[str, int]] = []
+
+    @hookimpl
+    def gateway_seed_demo(self, session: Any, demo: Any) -> Any:
+        async def seed() -> None:
+            order = demo.extra.setdefault("order", [])
+            order.append(self.name)
+            self.seen.append((self.name, len(demo.organizations)))
+            if self.fail:
+                raise RuntimeError("no catalog")
+
+        return seed()
+
+
+async def test_seeders_run_in_plugin_order_core_first() -> None:
+    from gateway.demo import seed_demo
+    from gateway.testing import create_tables, make_test_runtime
+
+    first, second = RecordingSeeder("first"), RecordingSeeder("second")
+    runtime = make_test_runtime("sqlite", plugins=["core"], extra_plugins=[("first", first), ("second", second)])
+    await create_tables(runtime)
+    try:
+        demo = await seed_demo(runtime)
+    finally:
+        await runtime.dispose()
+    assert demo.extra["order"] == ["first", "second"]
+    assert first.seen[0][1] >= 50  # the core's organizations were there already
+
+
+async def test_failing_seeder_names_the_plugin_and_writes_nothing() -> None:
+    from gateway.demo import DemoSeedError, seed_demo
+    from gateway.testing import create_tables, make_test_runtime
+
+    runtime = make_test_runtime("sqlite", plugins=["core"], extra_plugins=[("broken", RecordingSeeder("b", fail=True))])
+    await create_tables(runtime)
+    try:
+        with pytest.raises(DemoSeedError, match="plugin 'broken' failed to seed its demo data: no catalog"):
+            await seed_demo(runtime)
+        async with runtime.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+    finally:
+        await runtime.dispose()
