@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from gateway.demo import DemoData
-from gateway.plugins import maybe_await
+from gateway.demo import seed_demo
 from plugins.desk_im.models import ImCreditAccount, ImCreditTransaction
 from plugins.desk_im.service import DESK_PRODUCT, LIVE_SUBSCRIPTION
 from schema import models
-
-
-async def seed_demo(runtime):
-    """Every plugin's seeder in plugin order, the core first (the order gateway_seed_demo documents)."""
-    demo = DemoData()
-    async with runtime.sessions() as session, session.begin():
-        for _, plugin in runtime.plugin_manager.list_name_plugin():
-            seeder = getattr(plugin, "gateway_seed_demo", None)
-            if seeder is not None:
-                await maybe_await(seeder(session=session, demo=demo))
-                await session.flush()
-    return demo
 
 
 async def test_demo_seed_gives_desk_customers_a_credit_history_once(runtime):
