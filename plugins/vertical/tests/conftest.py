@@ -153,33 +153,26 @@ class ScriptedRunner:
         return run
 
 
-_scripted: dict[str, tuple[Runtime, ScriptedRunner]] = {}
+@pytest.fixture(scope="session")
+async def _scripted_runtimes() -> AsyncIterator[dict[str, tuple[Runtime, ScriptedRunner]]]:
+    """Runtimes with a ScriptedRunner test plugin, one per backend, disposed on the session's loop."""
+    runtimes: dict[str, tuple[Runtime, ScriptedRunner]] = {}
+    yield runtimes
+    for runtime, _ in runtimes.values():
+        await runtime.dispose()
 
 
 @pytest.fixture
-async def scripted(backend: str) -> AsyncIterator[tuple[Runtime, ScriptedRunner]]:
+async def scripted(backend: str, _scripted_runtimes: dict[str, tuple[Runtime, ScriptedRunner]]
+                   ) -> AsyncIterator[tuple[Runtime, ScriptedRunner]]:
     """A runtime whose upgrade runner is a ScriptedRunner test plugin (reset for each test)."""
-    if backend not in _scripted:
+    if backend not in _scripted_runtimes:
         runner = ScriptedRunner()
         runtime = make_test_runtime(backend, extra_plugins=[("scripted_runner", runner)])
         await create_tables(runtime)
-        _scripted[backend] = (runtime, runner)
-    runtime, runner = _scripted[backend]
+        _scripted_runtimes[backend] = (runtime, runner)
+    runtime, runner = _scripted_runtimes[backend]
     await clear_tables(runtime)
     runner.failing.clear()
     runner.jobs.clear()
     yield runtime, runner
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    import asyncio
-
-    try:
-        asyncio.run(_dispose())
-    except RuntimeError:
-        pass
-
-
-async def _dispose() -> None:
-    for runtime, _ in _scripted.values():
-        await runtime.dispose()
