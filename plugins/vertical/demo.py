@@ -17,7 +17,7 @@ from sqlalchemy import select
 from gateway.db import utcnow
 from gateway.models import User
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance, SolutionVersion
-from plugins.vertical.services.solutions import parse_version, user_type_for
+from plugins.vertical.services.solutions import parse_version, user_type_for, vertical_subscriptions
 from schema.models import Organization, Partner, Plan
 
 DEVELOPER_CODE = "APPSMITH"
@@ -101,6 +101,7 @@ async def seed_demo(session: Any, demo: Any) -> None:
         Organization.domain.in_([spec[1] for spec in INSTANCES])))).all())
     users = dict((await session.execute(select(User.email, User.id).where(
         User.email.in_(["dev@appsmith.example", "boss@umbrella.example"])))).all())
+    subscriptions = await vertical_subscriptions(session, organizations.values())
     for (solution_name, domain, version, status, test, plan_code, sub_status, days, data_mb, file_mb,
          access) in INSTANCES:
         organization_id = demo.organizations.get(domain) or organizations.get(domain)
@@ -111,10 +112,14 @@ async def seed_demo(session: Any, demo: Any) -> None:
             SolutionInstance.solution_id == solution_id, SolutionInstance.organization_id == organization_id))
         if found is not None:
             continue
+        subscription = subscriptions.get(organization_id)
         instance = SolutionInstance(
             solution_id=solution_id, organization_id=organization_id, installed_version_id=versions[(solution_name, version)],
-            account_status=status, is_test_account=test, plan_id=plans.get(plan_code) if plan_code else None,
-            user_type=user_type_for(sub_status) if plan_code in plans else "FREE",
+            account_status=status, is_test_account=test,
+            # the organization's real VERTICAL subscription wins over the sketch above
+            plan_id=subscription.plan_id if subscription else plans.get(plan_code) if plan_code else None,
+            user_type=subscription.user_type if subscription else user_type_for(sub_status) if plan_code in plans
+            else "FREE",
             last_transaction_at=now - dt.timedelta(days=days), data_used_mb=data_mb, file_used_mb=file_mb,
             installed_at=now - dt.timedelta(days=200),
         )
