@@ -122,14 +122,22 @@ async def _resolve_items(session: AsyncSession, items: Sequence[Item], path: lis
     return resolved
 
 
-async def inventory_rows(session: AsyncSession, subscription_ids: Sequence[int]) -> dict[int, list[CertificateInventory]]:
-    """Inventory rows per subscription (one statement), ordered by certificate type."""
+async def inventory_rows(session: AsyncSession, subscription_ids: Sequence[int], *,
+                         lock: bool = False) -> dict[int, list[CertificateInventory]]:
+    """Inventory rows per subscription (one statement), ordered by certificate type.
+
+    ``lock``: re-read and lock them (FOR UPDATE on PostgreSQL) before changing them, so a
+    concurrent use waits and then re-checks ``used < current`` against the new numbers.
+    """
     result: dict[int, list[CertificateInventory]] = {pk: [] for pk in subscription_ids}
     if subscription_ids:
-        rows = (await session.scalars(
+        statement = (
             select(CertificateInventory).where(CertificateInventory.subscription_id.in_(list(subscription_ids)))
             .order_by(CertificateInventory.subscription_id, CertificateInventory.certificate_type_id)
-        )).all()
+        )
+        if lock:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        rows = (await session.scalars(statement)).all()
         for row in rows:
             result[row.subscription_id].append(row)
     return result
@@ -232,7 +240,8 @@ async def add_inventory(session: AsyncSession, *, subscription: Subscription, ki
     _ensure_certificate_subscription(subscription, await _product_id(session))
     _ensure_usable(subscription, now)
     resolved = await _resolve_items(session, items, ["items"], allow_negative=True)
-    existing = {row.certificate_type_id: row for row in (await inventory_rows(session, [subscription.id]))[subscription.id]}
+    locked = await inventory_rows(session, [subscription.id], lock=True)
+    existing = {row.certificate_type_id: row for row in locked[subscription.id]}
     lines = []
     for index, (certificate_type, quantity) in enumerate(resolved):
         row = existing.get(certificate_type.id)
@@ -343,7 +352,7 @@ async def renew_due(session: AsyncSession, *, as_of: dt.datetime, on_due: Renewa
     outcome = RenewalOutcome()
     if not due:
         return outcome
-    inventory = await inventory_rows(session, [s.id for s in due])
+    inventory = await inventory_rows(session, [s.id for s in due], lock=True)
     type_ids = {row.certificate_type_id for rows in inventory.values() for row in rows}
     types = {t.id: t for t in (await session.scalars(
         select(CertificateType).where(CertificateType.id.in_(type_ids)))).all()} if type_ids else {}

@@ -47,20 +47,25 @@ async def test_concurrent_use_never_oversells(runtime):
 
 async def test_concurrent_reduction_and_use_keep_used_within_current(runtime):
     world = await certificate_world(runtime)
-    sub_id = await add_subscription(runtime, world.organizations["direct"], {"DV": 4})
-    gid = encode_id("ProductSubscription", sub_id)
     token = world.tokens["direct_super_admin"]
     reduce = """mutation($input: AddCertificateInventoryInput!) { addCertificateInventory(input: $input) {
                   userErrors { code } } }"""
-    calls = [run_query(runtime, USE, {"input": {"subscriptionId": gid, "certificateTypeCode": "DV"}}, token=token)
-             for _ in range(3)]
-    calls.append(run_query(runtime, reduce, {"input": {"subscriptionId": gid, "kind": "CURRENT",
-                                                       "items": items([("DV", -3)])}}, token=token))
-    await asyncio.gather(*calls)
-    async with runtime.sessions() as session:
-        row = await session.scalar(select(CertificateInventory).where(CertificateInventory.subscription_id == sub_id))
-        assert 0 <= row.used <= row.current
-        assert row.current in (1, 4)  # the reduction either happened before any use, or was refused
+    for _ in range(4):
+        sub_id = await add_subscription(runtime, world.organizations["direct"], {"DV": 4})
+        gid = encode_id("ProductSubscription", sub_id)
+        calls = [run_query(runtime, USE, {"input": {"subscriptionId": gid, "certificateTypeCode": "DV"}}, token=token)
+                 for _ in range(3)]
+        calls.insert(1, run_query(runtime, reduce, {"input": {"subscriptionId": gid, "kind": "CURRENT",
+                                                              "items": items([("DV", -3)])}}, token=token))
+        results = await asyncio.gather(*calls)
+        codes = [[e["code"] for e in next(iter(r.ok().values()))["userErrors"]] for r in results]  # no internal error
+        reduced = codes[1] == []
+        assert codes[1] in ([], ["CURRENT_BELOW_USED"])
+        async with runtime.sessions() as session:
+            row = await session.scalar(select(CertificateInventory).where(CertificateInventory.subscription_id == sub_id))
+        assert (row.current, row.used) == ((1, 1) if reduced else (4, 3))
+        uses = codes[:1] + codes[2:]
+        assert sorted(uses) == ([[], ["NO_INVENTORY_LEFT"], ["NO_INVENTORY_LEFT"]] if reduced else [[], [], []])
 
 
 async def test_concurrent_renewal_runs_renew_once(runtime):
