@@ -32,7 +32,7 @@ run: install
 	@echo
 	@echo "GraphiQL: http://$(HOST):$(PORT)/graphql  (the partner_admin demo token is pre-filled; Ctrl-C stops)"
 	@echo
-	GATEWAY_GRAPHIQL=1 GATEWAY_DEMO_TOKEN_PREFILL="$$($(BIN)/gateway demo token partner_admin)" \
+	@GATEWAY_GRAPHIQL=1 GATEWAY_DEMO_TOKEN_PREFILL="$$($(BIN)/gateway demo token partner_admin)" \
 		$(BIN)/gateway serve --host $(HOST) --port $(PORT)
 
 test: install
