@@ -143,7 +143,7 @@ def db() -> None:
 async def upgrade_database(settings: Settings, pm: Any) -> str:
     """Apply every enabled plugin's migrations; without any revision yet, create the tables directly."""
     from gateway.db import Base, create_engine
-    from gateway.migrations import owned_tables, revision_files, upgrade_heads
+    from gateway.migrations import MigrationError, owned_tables, revision_files, upgrade_heads
 
     if settings.is_sqlite:
         path = settings.database_url.split(":///", 1)[-1]
@@ -152,6 +152,10 @@ async def upgrade_database(settings: Settings, pm: Any) -> str:
     engine = create_engine(settings.database_url)
     try:
         if revision_files(pm):
+            if await _created_without_migrations(engine):
+                raise MigrationError(
+                    f"{redact(settings.database_url)} has tables but no migration history (it was made before "
+                    "revisions existed); drop it (for the demo database: delete the file) and run again")
             await upgrade_heads(pm, engine, settings.database_url)
             return "migrations applied (upgrade heads)"
         tables = owned_tables(pm)
@@ -161,6 +165,14 @@ async def upgrade_database(settings: Settings, pm: Any) -> str:
         return "no migration revisions exist yet: tables created directly from the models (development only)"
     finally:
         await engine.dispose()
+
+
+async def _created_without_migrations(engine: Any) -> bool:
+    from sqlalchemy import inspect
+
+    async with engine.connect() as connection:
+        names = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    return "users" in names and "alembic_version" not in names
 
 
 @db.command("upgrade")

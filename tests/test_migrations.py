@@ -164,3 +164,18 @@ async def test_upgrade_heads_matches_the_models(tmp_path: Path, backend: str) ->
             + "\n".join(map(str, diff))
         await upgrade_heads(pm, engine, url)
 
+
+
+async def test_database_made_before_revisions_gets_a_clear_message(tmp_path: Path) -> None:
+    from gateway.cli import upgrade_database
+    from gateway.settings import load_settings
+
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/old.db", plugins="core")
+    pm = scratch_plugins(tmp_path)
+    await in_thread(lambda: create_revision(pm, "core", "things", rev_id="core0001"))
+    engine = create_engine(settings.database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE users (id INTEGER PRIMARY KEY)"))
+    await engine.dispose()
+    with pytest.raises(MigrationError, match="has tables but no migration history"):
+        await upgrade_database(settings, pm)
