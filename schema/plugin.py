@@ -21,7 +21,7 @@ from schema import models
 from schema.actions import CORE_ACTIONS
 from schema.identity.viewer import viewer_memberships
 
-PARTS = ["identity", "organizations", "people", "catalog", "subscriptions", "billing", "deals", "audit"]
+PARTS = ["identity", "organizations", "people", "catalog", "subscriptions", "billing", "deals", "audit", "analytics"]
 
 
 def _parts() -> list[ModuleType]:
