@@ -64,8 +64,11 @@ def organization_filter_clause(filter: OrganizationFilter | None) -> list[Column
     if filter.domain_verified is not None:
         clauses.append(Organization.domain_verified == filter.domain_verified)
     if filter.search:
-        pattern = f"%{filter.search.strip().lower()}%"
-        clauses.append(or_(func.lower(Organization.name).like(pattern), func.lower(Organization.domain).like(pattern)))
+        # % and _ in the search text are literal characters, not LIKE wildcards
+        escaped = filter.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        clauses.append(or_(func.lower(Organization.name).like(pattern, escape="\\"),
+                           func.lower(Organization.domain).like(pattern, escape="\\")))
     if filter.created_after is not None:
         clauses.append(Organization.created_at >= _aware(filter.created_after))
     if filter.created_before is not None:
