@@ -20,6 +20,7 @@ its cost and the limit in the message); otherwise the cost is taken from the cal
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping
@@ -49,6 +50,8 @@ from gateway.relay import DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
     from gateway.context import Context
+
+log = logging.getLogger("gateway.cost")
 
 CONNECTION_SUFFIX = "Connection"
 ITEM_FIELDS = frozenset({"edges", "nodes"})
@@ -197,7 +200,12 @@ async def check_query_cost(ctx: "Context", query: str, variables: Mapping[str, A
         return CostCheck(cost, QueryTooComplex(
             f"This query costs {cost}, over the limit of {limit} per query; ask for fewer items "
             f"(smaller `first`/`last`) or fewer nested connections.", cost=cost, limit=limit))
-    charge = await budget_store(ctx.runtime).charge(budget_subject(ctx), cost)
+    try:
+        charge = await budget_store(ctx.runtime).charge(budget_subject(ctx), cost)
+    except Exception:  # the budget protects the service; its store being down must not take the API down
+        log.exception("cost budget store unavailable; request allowed without charging")
+        ctx.cost.update({"requestedQueryCost": cost, "limit": limit})
+        return CostCheck(cost)
     ctx.cost.update({
         "requestedQueryCost": cost,
         "maximumAvailable": settings.cost_budget_per_minute,

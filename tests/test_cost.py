@@ -297,3 +297,20 @@ async def test_redis_is_used_when_configured(runtime, monkeypatch):
 async def _token_id(runtime: Any, world: Any) -> int:
     async with runtime.context(token=world.tokens["platform_admin"]) as ctx:
         return ctx.viewer.token_id
+
+
+async def test_an_unavailable_budget_store_fails_open(runtime, monkeypatch):
+    world = await build_world(runtime)
+
+    class Broken:
+        capacity = runtime.settings.cost_budget_per_minute
+
+        async def charge(self, subject: str, cost: int) -> Any:
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(runtime, "_budget_store", Broken(), raising=False)
+    response = await post(runtime, "{ organizations(first: 1) { nodes { id } } }", world.tokens["platform_admin"])
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["data"]["organizations"]["nodes"]) == 1
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 3, "limit": runtime.settings.max_query_cost}
