@@ -16,10 +16,10 @@ from gateway.errors import DomainError, NotFound
 from gateway.plugins import call_hook
 from gateway.policy import Decision
 from schema.access import DELEGATED_ADMIN, MAPPED_ADMIN, ORG_SUPER_ADMIN, audit, organization_access
-from schema.billing.proration import prorate
-from schema.billing.service import add_invoice_line, charge_organization
+from schema.billing.service import charge_organization
 from schema.catalog.service import add_ons_by_code, plan_by_code
 from schema.models import AddOn, Organization, Partner, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
+from schema.subscriptions.invoicing import prorated_lines, switch_period_lines
 from schema.subscriptions.pricing import Charge, add_period, period_charges
 
 MAX_LICENSES = 100_000
@@ -281,9 +281,9 @@ async def change_subscription(
         old = period_charges(old_plan, subscription.license_count, subscription.storage_gb, old_add_ons.values())
         new = period_charges(new_plan, new_licenses, new_storage, new_add_ons.values())
         if new_plan.billing_period != old_plan.billing_period:
-            lines = await _switch_period(session, subscription, old, new, new_plan, at)
+            lines = await switch_period_lines(session, subscription, old, new, new_plan, at)
         else:
-            lines = await _prorated_lines(session, subscription, old, new, at)
+            lines = await prorated_lines(session, subscription, old, new, at)
     from_plan_id, from_licenses, from_storage = subscription.plan_id, subscription.license_count, subscription.storage_gb
     subscription.plan_id = new_plan.id
     subscription.license_count = new_licenses
@@ -306,59 +306,6 @@ async def change_subscription(
     await _record(ctx, decision, subscription, "CHANGED", "subscription.change", from_plan_id=from_plan_id,
                   from_licenses=from_licenses, details=details, at=at)
     return subscription
-
-
-async def _prorated_lines(session: AsyncSession, subscription: Subscription, old: list[Charge], new: list[Charge],
-                          at: dt.datetime) -> list[dict[str, Any]]:
-    before = {(c.key, c.currency): c for c in old}
-    after = {(c.key, c.currency): c for c in new}
-    days_left = max(0, min((subscription.current_period_end.date() - at.date()).days,
-                           (subscription.current_period_end.date() - subscription.current_period_start.date()).days))
-    lines = []
-    for key in [*after, *(k for k in before if k not in after)]:
-        was, now_ = before.get(key), after.get(key)
-        difference = (now_.amount if now_ else Decimal("0")) - (was.amount if was else Decimal("0"))
-        amount = prorate(difference, subscription.current_period_start, subscription.current_period_end, at)
-        if amount == 0:
-            continue
-        if was is None:
-            what = now_.description  # type: ignore[union-attr]
-        elif now_ is None:
-            what = f"{was.description} removed"
-        elif now_.description == was.description:
-            what = now_.description
-        else:
-            what = f"{now_.description} (was {was.description})"
-        label = "Pro-rated increase" if amount > 0 else "Pro-rated credit"
-        line = await add_invoice_line(
-            session, organization_id=subscription.organization_id, subscription_id=subscription.id,
-            description=f"{label}: {what}, {days_left} days left in the period", amount=amount,
-            currency=key[1], prorated=True, source="core",
-        )
-        lines.append({"description": line.description, "amount": str(line.amount), "currency": line.currency})
-    return lines
-
-
-async def _switch_period(session: AsyncSession, subscription: Subscription, old: list[Charge], new: list[Charge],
-                         plan: Plan, at: dt.datetime) -> list[dict[str, Any]]:
-    lines = []
-    for charge in old:
-        credit = prorate(-charge.amount, subscription.current_period_start, subscription.current_period_end, at)
-        if credit:
-            line = await add_invoice_line(
-                session, organization_id=subscription.organization_id, subscription_id=subscription.id,
-                description=f"Pro-rated credit: {charge.description}, rest of the old period", amount=credit,
-                currency=charge.currency, prorated=True, source="core")
-            lines.append({"description": line.description, "amount": str(line.amount), "currency": line.currency})
-    subscription.current_period_start = at
-    subscription.current_period_end = add_period(at, plan.billing_period)
-    for charge in new:
-        line = await add_invoice_line(
-            session, organization_id=subscription.organization_id, subscription_id=subscription.id,
-            description=f"{charge.description}, new {plan.billing_period.lower()} period from {at:%Y-%m-%d}",
-            amount=charge.amount, currency=charge.currency, prorated=False, source="core")
-        lines.append({"description": line.description, "amount": str(line.amount), "currency": line.currency})
-    return lines
 
 
 async def set_auto_renew(ctx: Context, decision: Decision, subscription_id: int, auto_renew: bool) -> Subscription:
