@@ -181,25 +181,34 @@ def budget_subject(ctx: "Context") -> str:
     return f"anonymous:{client or 'unknown'}"
 
 
-async def check_query_cost(ctx: "Context", query: str, variables: Mapping[str, Any] | None,
-                           operation_name: str | None) -> CostCheck:
-    """Price ``query``; refuse it over the limit or when the budget is spent; fill ``ctx.cost``.
-
-    Nothing here touches the database before the limit check; the budget store is the only I/O.
-    """
-    from gateway.budget import budget_store  # the store is per runtime
-
-    settings = ctx.settings
+def price_query(runtime: Any, query: str, variables: Mapping[str, Any] | None,
+                operation_name: str | None) -> CostCheck:
+    """The cost of ``query`` and, over ``GATEWAY_MAX_QUERY_COST``, the refusal. Pure: no I/O at all,
+    so the HTTP layer can refuse before authenticating or opening a session."""
     document = parse_document(query)
     if document is None:
         return CostCheck(0)  # execution reports the syntax error
-    cost = query_cost(ctx.runtime.schema._schema, document, variables=variables, operation_name=operation_name,
+    settings = runtime.settings
+    cost = query_cost(runtime.schema._schema, document, variables=variables, operation_name=operation_name,
                       page_size_max=settings.page_size_max)
     limit = settings.max_query_cost
     if cost > limit:
         return CostCheck(cost, QueryTooComplex(
             f"This query costs {cost}, over the limit of {limit} per query; ask for fewer items "
             f"(smaller `first`/`last`) or fewer nested connections.", cost=cost, limit=limit))
+    return CostCheck(cost)
+
+
+async def check_query_cost(ctx: "Context", query: str, variables: Mapping[str, Any] | None,
+                           operation_name: str | None) -> CostCheck:
+    """Price ``query``; refuse it over the limit or when the budget is spent; fill ``ctx.cost``."""
+    from gateway.budget import budget_store  # the store is per runtime
+
+    settings = ctx.settings
+    priced = price_query(ctx.runtime, query, variables, operation_name)
+    if priced.refusal is not None or parse_document(query) is None:
+        return priced
+    cost, limit = priced.cost, settings.max_query_cost
     try:
         charge = await budget_store(ctx.runtime).charge(budget_subject(ctx), cost)
     except Exception:  # the budget protects the service; its store being down must not take the API down

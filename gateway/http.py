@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
-from gateway.cost import check_query_cost
+from gateway.cost import check_query_cost, price_query
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.graphiql import graphiql_page
 from gateway.logging import RequestLogMiddleware, configure_logging
@@ -170,6 +170,10 @@ class GraphQLEndpoint:
             raise HttpError(405, "Use GET for queries or POST.", headers={"Allow": "GET, POST"},
                             code="METHOD_NOT_ALLOWED")
 
+        refused = _over_cost_limit(self.runtime, params, media) if batch is None else None
+        if refused is not None:  # before authentication: an over-limit document touches no database
+            return refused
+
         try:
             token = bearer_token(request.headers.get("authorization"))
         except Unauthenticated as error:
@@ -226,6 +230,21 @@ class GraphQLEndpoint:
         return body, status
 
 
+def _over_cost_limit(runtime: Runtime, params: dict[str, Any], media: str) -> Response | None:
+    """The refusal of a document that costs more than GATEWAY_MAX_QUERY_COST, if it does.
+
+    An operation sent by persisted-query hash alone (and each operation of a batch) is priced
+    in ``_execute`` instead, once its text is known.
+    """
+    if not params.get("query"):
+        return None
+    priced = price_query(runtime, params["query"], params.get("variables"), params.get("operationName"))
+    if priced.refusal is None:
+        return None
+    status = 400 if media == GRAPHQL_RESPONSE else 200
+    return _response(_error_body(priced.refusal.message, **priced.refusal.extensions), status, media)
+
+
 def _retry_after_header(body: dict[str, Any]) -> dict[str, str] | None:
     for error in body.get("errors", []):
         seconds = error.get("extensions", {}).get("retryAfterSeconds")
@@ -264,6 +283,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
                            "apollographql-client-version", "apollo-require-preflight", "x-apollo-operation-name"],
             expose_headers=["Retry-After", "Content-Disposition"], max_age=600,
         ))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # Starlette 1.x has no on_shutdown
         yield

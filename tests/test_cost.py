@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import uuid
 from typing import Any
@@ -12,9 +13,10 @@ import pytest
 
 from gateway.budget import DatabaseBudget, RedisBudget, budget_store
 from gateway.cost import parse_document, query_cost
+from gateway.db import utcnow
 from gateway.db import create_engine
 from gateway.http import create_app
-from gateway.models import CostBudget
+from gateway.models import CostBudget, PersistedQuery
 from gateway.relay import DEFAULT_PAGE_SIZE
 from gateway.testing import count_statements
 from schema.testing import build_world
@@ -30,7 +32,7 @@ def client(runtime: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://gateway")
 
 
-async def post(runtime: Any, query: str, token: str | None = None, **body: Any) -> httpx.Response:
+async def post(runtime: Any, query: str | None, token: str | None = None, **body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with client(runtime) as http:
         return await http.post("/graphql", json={"query": query, **body}, headers=headers)
@@ -114,11 +116,13 @@ async def test_cyclic_fragments_do_not_hang_the_pricing(runtime):
 BIG = "{ partners(first: 100) { nodes { customers(first: 100) { nodes { id name domain } } } } }"
 
 
-async def test_query_over_the_limit_is_refused_before_touching_the_database(runtime, monkeypatch):
+@pytest.mark.parametrize("role", ["platform_admin", "anonymous"])
+async def test_query_over_the_limit_is_refused_before_touching_the_database(runtime, monkeypatch, role):
+    world = await build_world(runtime)
     with_settings(monkeypatch, runtime, max_query_cost=1000)
     expected = 1 + 100 * (1 + (1 + 100 * 4))
     with count_statements(runtime) as counter:
-        response = await post(runtime, BIG)  # anonymous: authentication needs no statement either
+        response = await post(runtime, BIG, world.tokens[role])  # not even the token is looked up
     body = response.json()
     assert counter.count == 0
     assert "data" not in body
@@ -314,3 +318,30 @@ async def test_an_unavailable_budget_store_fails_open(runtime, monkeypatch):
     body = response.json()
     assert len(body["data"]["organizations"]["nodes"]) == 1
     assert body["extensions"]["cost"] == {"requestedQueryCost": 3, "limit": runtime.settings.max_query_cost}
+
+
+async def test_persisted_query_over_the_limit_is_refused_once_loaded(runtime, monkeypatch):
+    world = await build_world(runtime)
+    with_settings(monkeypatch, runtime, max_query_cost=1000)
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(BIG.encode()).hexdigest()}}
+    async with runtime.engine.begin() as connection:
+        await connection.execute(PersistedQuery.__table__.insert().values(
+            sha256=extensions["persistedQuery"]["sha256Hash"], query=BIG, created_at=utcnow()))
+    runtime.__dict__.pop("_persisted_cache", None)
+    response = await post(runtime, None, world.tokens["platform_admin"], extensions=extensions)
+    runtime.__dict__.pop("_persisted_cache", None)
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["limit"] == 1000
+
+
+async def test_each_operation_of_a_batch_is_priced(runtime, monkeypatch):
+    world = await build_world(runtime)
+    with_settings(monkeypatch, runtime, max_query_cost=1000, batching=True)
+    async with client(runtime) as http:
+        response = await http.post("/graphql", json=[{"query": "{ viewer { isPlatformAdmin } }"}, {"query": BIG}],
+                                   headers={"Authorization": f"Bearer {world.tokens['platform_admin']}"})
+    small, big = response.json()
+    assert small["data"] == {"viewer": {"isPlatformAdmin": True}}
+    assert small["extensions"]["cost"]["requestedQueryCost"] == 2
+    assert big["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
