@@ -96,6 +96,17 @@ class SerializedSession(AsyncSession):
         async with self._statement_lock:
             await super().flush(*args, **kwargs)
 
+    # A non-null field's error makes graphql-core cancel its siblings, but a dataloader batch already
+    # running a statement goes on; ending the session must wait for that statement (asyncpg refuses
+    # "another operation is in progress").
+    async def rollback(self) -> None:
+        async with self._statement_lock:
+            await super().rollback()
+
+    async def close(self) -> None:
+        async with self._statement_lock:
+            await super().close()
+
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):

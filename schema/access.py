@@ -18,6 +18,7 @@ partner scope
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -93,28 +94,41 @@ class OrganizationAccess:
 
 async def viewer_partners(ctx: Context) -> dict[int, Partner]:
     """The partners the viewer is a member of, with their status and parent (once per request)."""
-    cached = ctx.cache.get("viewer_partners")
-    if cached is None:
-        ids = list(ctx.viewer.partner_roles)
-        rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
-        cached = ctx.cache["viewer_partners"] = {p.id: p for p in rows}
+    async with _lock(ctx, "viewer_partners"):
+        cached = ctx.cache.get("viewer_partners")
+        if cached is None:
+            ids = list(ctx.viewer.partner_roles)
+            rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
+            cached = ctx.cache["viewer_partners"] = {p.id: p for p in rows}
     return cached
 
 
 async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
     """{reseller id: the viewer's partner that is its parent}, for distributors' read access."""
-    cached = ctx.cache.get("viewer_resellers")
-    if cached is None:
-        ids = list(ctx.viewer.partner_roles)
-        rows = (await ctx.session.execute(select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
-        cached = ctx.cache["viewer_resellers"] = {child: parent for child, parent in rows}
+    async with _lock(ctx, "viewer_resellers"):
+        cached = ctx.cache.get("viewer_resellers")
+        if cached is None:
+            ids = list(ctx.viewer.partner_roles)
+            rows = (await ctx.session.execute(
+                select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
+            cached = ctx.cache["viewer_resellers"] = {child: parent for child, parent in rows}
     return cached
 
 
 async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> dict[int, OrganizationAccess]:
     """The viewer's access to each existing organization (missing ids are absent), cached per request."""
+    organization_ids = list(organization_ids)
     cache: dict[int, OrganizationAccess] = ctx.cache.setdefault("organization_access", {})
-    wanted = [pk for pk in dict.fromkeys(organization_ids) if pk not in cache]
+    async with _lock(ctx, "organization_access"):  # concurrent batches wait and reuse, not query twice
+        await _load_organization_access(ctx, cache, [pk for pk in dict.fromkeys(organization_ids) if pk not in cache])
+    return {pk: cache[pk] for pk in organization_ids if pk in cache}
+
+
+def _lock(ctx: Context, name: str) -> asyncio.Lock:
+    return ctx.cache.setdefault(f"{name}:lock", asyncio.Lock())
+
+
+async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationAccess], wanted: list[int]) -> None:
     if wanted:
         viewer = ctx.viewer
         partners = await viewer_partners(ctx)
@@ -155,7 +169,6 @@ async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> 
             if viewer.platform_role in _PLATFORM_GRANTS:
                 entry.grants.append(_PLATFORM_GRANTS[viewer.platform_role])
             cache[row.id] = entry
-    return {pk: cache[pk] for pk in organization_ids if pk in cache}
 
 
 async def authorize_organization(ctx: Context, action: str, organization_id: int) -> Decision:
@@ -203,8 +216,14 @@ async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
 # ---------------------------------------------------------------- partners
 async def partner_grants(ctx: Context, partner_ids: Iterable[int]) -> dict[int, list[Grant]]:
     """The viewer's grants on each existing partner (missing ids are absent)."""
+    partner_ids = list(partner_ids)
     cache: dict[int, list[Grant]] = ctx.cache.setdefault("partner_grants", {})
-    wanted = [pk for pk in dict.fromkeys(partner_ids) if pk not in cache]
+    async with _lock(ctx, "partner_grants"):
+        await _load_partner_grants(ctx, cache, [pk for pk in dict.fromkeys(partner_ids) if pk not in cache])
+    return {pk: cache[pk] for pk in partner_ids if pk in cache}
+
+
+async def _load_partner_grants(ctx: Context, cache: dict[int, list[Grant]], wanted: list[int]) -> None:
     if wanted:
         viewer = ctx.viewer
         mine = await viewer_partners(ctx)
@@ -223,7 +242,6 @@ async def partner_grants(ctx: Context, partner_ids: Iterable[int]) -> dict[int, 
             if viewer.platform_role in _PLATFORM_GRANTS:
                 grants.append(_PLATFORM_GRANTS[viewer.platform_role])
             cache[row.id] = grants
-    return {pk: cache[pk] for pk in partner_ids if pk in cache}
 
 
 async def authorize_partner(ctx: Context, action: str, partner_id: int) -> Decision:
@@ -254,6 +272,7 @@ def forget_access(ctx: Context) -> None:
     """Drop cached grants after a mutation changed who may do what."""
     for key in ("organization_access", "partner_grants", "viewer_partners", "viewer_resellers"):
         ctx.cache.pop(key, None)
+        ctx.cache.pop(f"{key}:lock", None)
 
 
 def audit(ctx: Context, decision: Decision, action: str, *, organization_id: int | None = None,
