@@ -28,5 +28,8 @@ def gql(runtime: Runtime) -> Any:
     return execute
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    dispose_shared_runtimes()
+@pytest.fixture(scope="session", autouse=True)
+async def _dispose_shared_runtimes() -> AsyncIterator[None]:
+    """Close the shared runtimes' connections on the loop that opened them."""
+    yield
+    await dispose_shared_runtimes()

@@ -122,15 +122,7 @@ async def shared_runtime(backend: str, plugins: list[str] | None = None) -> Runt
     return runtime
 
 
-def dispose_shared_runtimes() -> None:
-    import asyncio
-
-    async def dispose() -> None:
-        for runtime in _shared.values():
-            await runtime.dispose()
-
-    try:
-        asyncio.run(dispose())
-    except RuntimeError:
-        pass
+async def dispose_shared_runtimes() -> None:
+    for runtime in _shared.values():
+        await runtime.dispose()
     _shared.clear()
