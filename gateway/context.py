@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.auth import Viewer
 from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
-from gateway.errors import DomainError, Unauthenticated, UserError
+from gateway.errors import DomainError, Forbidden, GatewayError, Unauthenticated, UserError
 from gateway.models import AuditEvent, IdempotencyKey, Notification
 from gateway.plugins import call_hook
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gateway.runtime import Runtime
 
 log = logging.getLogger("gateway.context")
+SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
 P = TypeVar("P")
 
 
@@ -72,8 +73,15 @@ class Context:
 
     def require_user(self) -> Viewer:
         if not self.viewer.is_authenticated:
-            raise Unauthenticated("Sign in: send 'Authorization: Bearer <token>'.")
+            raise Unauthenticated(SIGN_IN)
         return self.viewer
+
+    def refusal(self, action: str, reason: str | None = None) -> GatewayError:
+        """The error for a refused ``action`` (UNAUTHENTICATED when anonymous), for one parent of a batch."""
+        if not self.viewer.is_authenticated:
+            return Unauthenticated(SIGN_IN)
+        message = f"You are not allowed to {self.actions[action].description}."
+        return Forbidden(f"{message} {reason}" if reason else message, action=action)
 
     # ------------------------------------------------------------ writes
     @asynccontextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -22,7 +21,7 @@ from starlette.routing import Route
 
 from gateway.auth import bearer_token
 from gateway.cost import check_query_cost, price_query
-from gateway.errors import GatewayError, Unauthenticated
+from gateway.errors import Unauthenticated
 from gateway.graphiql import graphiql_page
 from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.persisted import PersistedQueryError, resolve_persisted_query

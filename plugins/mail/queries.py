@@ -7,7 +7,6 @@ from sqlalchemy import select
 from gateway.batch import batch_field
 from gateway.composition import extends
 from gateway.context import Context
-from gateway.errors import Forbidden, Unauthenticated
 from plugins.mail import models
 from plugins.mail.actions import READ
 from plugins.mail.types import MailOrganization
@@ -16,10 +15,7 @@ from schema.organizations.types import Organization
 
 
 def read_refusal(ctx: Context, reason: str | None) -> Exception:
-    if not ctx.viewer.is_authenticated:
-        return Unauthenticated("Sign in: send 'Authorization: Bearer <token>'.")
-    message = f"You are not allowed to {ctx.actions[READ].description}."
-    return Forbidden(f"{message} {reason}" if reason else message, action=READ)
+    return ctx.refusal(READ, reason)
 
 
 @extends(Organization)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.context import Context
-from gateway.errors import BadUserInput, DomainError, Forbidden, Unauthenticated
+from gateway.errors import BadUserInput, DomainError
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate_grouped
 from plugins.vertical import models
 from plugins.vertical.access import allowed_instances, allowed_solutions
@@ -25,9 +25,7 @@ from schema.partners.types import Partner, partners_by_pk
 
 
 def refusal(ctx: Context, action: str) -> Exception:
-    if not ctx.viewer.is_authenticated:
-        return Unauthenticated("Sign in: send 'Authorization: Bearer <token>'.")
-    return Forbidden(f"You are not allowed to {ctx.actions[action].description}.", action=action)
+    return ctx.refusal(action)
 
 
 @strawberry.enum

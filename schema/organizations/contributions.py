@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schema.organizations.demo import seed_demo
 from schema.organizations.mutations import OrganizationMutations
 from schema.partners.mutations import PartnerMutations
 from schema.organizations.queries import OrganizationQueries, PartnerCustomerFields
@@ -11,4 +12,5 @@ from schema.partners.types import Partner, visible_partners
 TYPES = [Organization, Partner]
 EXTENSIONS = [OrganizationQueries, PartnerCustomerFields, OrganizationMutations, PartnerMutations]
 NODE_RESOLVERS = {"Organization": visible_organizations, "Partner": visible_partners}
-from schema.organizations.demo import seed_demo  # noqa: F401
+
+__all__ = ["TYPES", "EXTENSIONS", "NODE_RESOLVERS", "seed_demo"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,17 +20,6 @@ from schema.models import Organization, OrganizationMember, Partner, PartnerAcce
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ADDRESS_FIELDS = ("line1", "line2", "line3", "city", "postal_code", "state", "country")
-
-
-@dataclass
-class AddressData:
-    line1: str | None = None
-    line2: str | None = None
-    line3: str | None = None
-    city: str | None = None
-    postal_code: str | None = None
-    state: str | None = None
-    country: str | None = None
 
 
 def clean_name(name: str | None, field: str = "name") -> str:

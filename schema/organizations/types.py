@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.context import Context
-from gateway.errors import Forbidden, Unauthenticated
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
 from schema.access import allowed_organizations, organization_access
 from schema.common import AccessVia, Address, OrganizationRole
@@ -24,9 +23,7 @@ from schema.partners.types import Partner, partners_by_pk
 
 
 def refusal(ctx: Context, action: str) -> Exception:
-    if not ctx.viewer.is_authenticated:
-        return Unauthenticated("Sign in: send 'Authorization: Bearer <token>'.")
-    return Forbidden(f"You are not allowed to {ctx.actions[action].description}.", action=action)
+    return ctx.refusal(action)
 
 
 @strawberry.type(description="How the viewer reaches this organization.")

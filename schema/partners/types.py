@@ -77,11 +77,7 @@ class Partner(Node):
 
 def forbidden_connection(ctx: Context, action: str) -> Any:
     """A per-parent refusal for batch fields: the error lands on that parent's field only."""
-    from gateway.errors import Forbidden, Unauthenticated
-
-    if not ctx.viewer.is_authenticated:
-        return Unauthenticated("Sign in: send 'Authorization: Bearer <token>'.")
-    return Forbidden(f"You are not allowed to {ctx.actions[action].description}.", action=action)
+    return ctx.refusal(action)
 
 
 async def partners_by_pk(ctx: Context, pks: list[int | None]) -> list[Partner | None]:

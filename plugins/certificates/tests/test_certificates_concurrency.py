@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from gateway.db import utcnow
 from gateway.relay import encode_id

@@ -126,7 +126,6 @@ async def test_mutation_outcome_for_every_actor(runtime, mutation):
         before = len(await _audit_events(runtime))
         result = await run_query(runtime, document, variables, token=mw.token(token_key))
         events = (await _audit_events(runtime))[before:]
-        want = expected(mutation, label)
         if result.errors:
             outcome = ("top", result.error_codes[0])
             assert result.data is None or result.data.get(mutation) is None
