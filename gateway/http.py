@@ -9,7 +9,6 @@ from functools import lru_cache
 from typing import Any, AsyncIterator
 
 import orjson
-import structlog
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -23,12 +22,12 @@ from gateway.auth import bearer_token
 from gateway.cost import check_query_cost, price_query
 from gateway.errors import Unauthenticated
 from gateway.graphiql import graphiql_page
+from gateway.metrics import GatewayMetrics
 from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
 from gateway.plugins import contributions
 from gateway.runtime import Runtime
 
-log = structlog.get_logger("gateway.http")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -115,8 +114,9 @@ def _read_params(raw: Any, *, from_query_string: bool) -> dict[str, Any]:
 
 
 class GraphQLEndpoint:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: GatewayMetrics | None = None) -> None:
         self.runtime = runtime
+        self.metrics = metrics or GatewayMetrics()
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -135,8 +135,7 @@ class GraphQLEndpoint:
             status = error.status
             return _response(_error_body(error.message, error.code), error.status, media or JSON, error.headers)
         finally:
-            log.info("graphql", method=request.method, status=status,
-                     ms=round((time.perf_counter() - started) * 1000, 2))
+            self.metrics.observe_request(request.method, status, time.perf_counter() - started)
 
     def _wants_graphiql(self, request: Request) -> bool:
         accept = request.headers.get("accept", "")
@@ -212,6 +211,7 @@ class GraphQLEndpoint:
         )
         body: dict[str, Any] = {}
         errors = [error.formatted for error in result.errors or []]
+        self.metrics.count_errors([e.get("extensions", {}).get("code", "") for e in errors])
         request_error = result.data is None and errors and all("path" not in e for e in errors)
         if errors:
             body["errors"] = errors
@@ -266,11 +266,13 @@ async def health(request: Request) -> Response:
 def create_app(runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or Runtime()
     configure_logging(runtime.settings.log_level)
-    endpoint = GraphQLEndpoint(runtime)
+    metrics = GatewayMetrics()
+    endpoint = GraphQLEndpoint(runtime, metrics)
     routes = [
         # a bound method: Starlette treats a callable instance as a raw ASGI app, a method as a request handler
         Route("/graphql", endpoint.__call__, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
     for _, plugin_routes in contributions(runtime.plugin_manager, "gateway_routes"):
         routes.extend(plugin_routes)
