@@ -137,3 +137,21 @@ async def test_api_token_is_shown_once_works_and_stops_when_revoked(runtime: Any
     past = (await run_query(runtime, create, {"input": {"name": "old", "expiresAt": "2001-01-01T00:00:00Z"}},
                             token=world.tokens["org_admin"])).ok()
     assert past["createApiToken"]["userErrors"] == [{"code": "EXPIRY_IN_PAST"}] and past["createApiToken"]["token"] is None
+
+
+async def test_node_finds_tokens_and_audit_events_only_for_those_who_may_see_them(runtime: Any) -> None:
+    world = await build_world(runtime)
+    create = """mutation { createApiToken(input: {name: "mine"}) { apiToken { id } } }"""
+    token_id = (await run_query(runtime, create, token=world.tokens["org_admin"])).ok()["createApiToken"]["apiToken"]["id"]
+    update = """mutation($input: UpdateOrganizationDetailsInput!) { updateOrganizationDetails(input: $input) { userErrors { code } } }"""
+    await run_query(runtime, update, {"input": {"organizationId": world.org_id("acme"), "name": "Acme 2"}},
+                    token=world.tokens["reseller_admin"])
+    events = """query($id: ID!) { organization(id: $id) { auditEvents(first: 1) { nodes { id } } } }"""
+    event_id = (await run_query(runtime, events, {"id": world.org_id("acme")}, token=world.tokens["org_super_admin"])
+                ).ok()["organization"]["auditEvents"]["nodes"][0]["id"]
+    node = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"""
+    for role, expected in [("org_admin", [True, True]), ("org_super_admin", [False, True]), ("org_member", [False, False]),
+                           ("reseller_admin", [False, True]), ("other_partner_admin", [False, False]),
+                           ("platform_admin", [True, True])]:
+        found = (await run_query(runtime, node, {"ids": [token_id, event_id]}, token=world.tokens[role])).ok()["nodes"]
+        assert [n is not None for n in found] == expected, role

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from schema.audit.types import AuditEvent, AuditQueries, OrganizationAuditFields
+from schema.audit.types import AuditEvent, AuditQueries, OrganizationAuditFields, visible_audit_events
 
 TYPES = [AuditEvent]
 EXTENSIONS = [OrganizationAuditFields, AuditQueries]
+NODE_RESOLVERS = {"AuditEvent": visible_audit_events}

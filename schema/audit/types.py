@@ -99,3 +99,20 @@ class AuditQueries:
             stmt = stmt.where(AuditEventRow.action == action)
         return await paginate(ctx, stmt, entity=AuditEventRow, sort=AUDIT_SORT, page=PageArgs(first=first, after=after),
                               to_node=AuditEvent.from_row)
+
+
+async def visible_audit_events(ctx: Context, pks: list[int]) -> list[AuditEvent | None]:
+    """``node(id:)`` for audit events: the same scope as ``auditEvents``."""
+    viewer = ctx.require_user()
+    rows = {row.id: row for row in (await ctx.session.scalars(
+        select(AuditEventRow).where(AuditEventRow.id.in_(pks)))).all()}
+    readable_orgs = await allowed_organizations(
+        ctx, "organization.read_audit", [r.organization_id for r in rows.values() if r.organization_id is not None])
+    partner_readers = {pk for pk, role in viewer.partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")}
+
+    def visible(row: AuditEventRow) -> bool:
+        if viewer.platform_role in ("ADMIN", "ANALYST") or row.organization_id in readable_orgs:
+            return True
+        return row.organization_id is None and row.partner_id in partner_readers
+
+    return [AuditEvent.from_row(rows[pk]) if pk in rows and visible(rows[pk]) else None for pk in pks]

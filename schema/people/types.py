@@ -81,3 +81,11 @@ class ViewerTokenFields:
         rows = (await ctx.session.scalars(select(ApiTokenRow).where(ApiTokenRow.user_id == ctx.viewer.user_id)
                                           .order_by(ApiTokenRow.id))).all()
         return [[ApiToken.from_row(r) for r in rows] for _ in parents]
+
+
+async def own_api_tokens(ctx: Context, pks: list[int]) -> list[ApiToken | None]:
+    """``node(id:)`` for API tokens: your own (platform admins: any); never the secret."""
+    viewer = ctx.require_user()
+    rows = {row.id: row for row in (await ctx.session.scalars(select(ApiTokenRow).where(ApiTokenRow.id.in_(pks)))).all()}
+    return [ApiToken.from_row(rows[pk]) if pk in rows and (rows[pk].user_id == viewer.user_id or viewer.is_platform_admin)
+            else None for pk in pks]
