@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from typing import Any
 
@@ -131,12 +132,12 @@ async def test_persisted_mutation_is_refused_over_get(runtime, token):
 async def test_stored_in_redis_when_configured(runtime, token, monkeypatch):
     from redis.asyncio import Redis
 
-    url = "redis://127.0.0.1:6379/0"
+    url = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     probe = Redis.from_url(url)
     try:
         await probe.ping()
     except Exception:
-        pytest.skip("no Redis at 127.0.0.1:6379")
+        pytest.skip(f"no Redis at {url}")
     finally:
         await probe.aclose()
     monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(update={"redis_url": url}))
