@@ -90,12 +90,15 @@ class Context:
         if self.session.in_transaction():
             await self.session.commit()
         self._after_commit.clear()
-        async with self.session.begin():
-            yield self.session
-        for name, loader in self.loaders.items():
-            loader.clear_all()
-        self._batch_loaders.clear()
-        self.cache.clear()
+        try:
+            async with self.session.begin():
+                yield self.session
+        finally:
+            # Commit or rollback, the session's objects are expired: cached ones must be read again.
+            for loader in self.loaders.values():
+                loader.clear_all()
+            self._batch_loaders.clear()
+            self.cache.clear()
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             try:
@@ -166,8 +169,4 @@ async def run_mutation(ctx: Context, payload_cls: type[P], body: Callable[[], Aw
         except RetryMutation:
             if attempt == 2:
                 raise
-        except IntegrityError as error:
-            if "idempotency_keys" in str(error.orig) and attempt < 2:
-                continue
-            raise
     raise AssertionError("unreachable")

@@ -59,11 +59,14 @@ INTROSPECTION_COST = 1
 MAX_FRAGMENT_DEPTH = 50  # a cyclic document (invalid anyway) must not recurse forever
 
 
+MAX_PARSE_TOKENS = 100_000  # a hard ceiling before authentication; GATEWAY_MAX_TOKENS applies during execution
+
+
 @lru_cache(maxsize=1024)
 def parse_document(query: str) -> DocumentNode | None:
     """The parsed document, or None when it does not parse (execution then reports the syntax error)."""
     try:
-        return parse(query)
+        return parse(query, max_tokens=MAX_PARSE_TOKENS)
     except GraphQLError:
         return None
 

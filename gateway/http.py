@@ -5,11 +5,10 @@ from __future__ import annotations
 import gc
 import time
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from typing import Any, AsyncIterator
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,7 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
-from gateway.cost import check_query_cost, price_query
+from gateway.cost import check_query_cost, parse_document, price_query, select_operation
 from gateway.errors import Unauthenticated
 from gateway.graphiql import graphiql_page
 from gateway.metrics import GatewayMetrics
@@ -30,6 +29,7 @@ from gateway.runtime import Runtime
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+MAX_BODY_BYTES = 1_000_000
 JSON = "application/json"
 
 
@@ -75,17 +75,10 @@ def _response(body: dict[str, Any], status: int, media: str, headers: dict[str, 
     return Response(orjson.dumps(body), status_code=status, media_type=content_type, headers=headers)
 
 
-@lru_cache(maxsize=1024)
 def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    for operation in operations:
-        if operation_name is None or (operation.name and operation.name.value == operation_name):
-            return operation.operation
-    return None
+    document = parse_document(query)  # the cost check's cached parse
+    operation = select_operation(document, operation_name) if document is not None else None
+    return operation.operation if operation is not None else None
 
 
 def _read_params(raw: Any, *, from_query_string: bool) -> dict[str, Any]:
@@ -150,7 +143,10 @@ class GraphQLEndpoint:
             if content_type != JSON:
                 raise HttpError(415, f"Send the request as {JSON}.", code="UNSUPPORTED_MEDIA_TYPE")
             try:
-                body = orjson.loads(await request.body())
+                raw = await request.body()
+                if len(raw) > MAX_BODY_BYTES:
+                    raise HttpError(413, f"The request body is over {MAX_BODY_BYTES} bytes.", code="PAYLOAD_TOO_LARGE")
+                body = orjson.loads(raw)
             except orjson.JSONDecodeError as error:
                 raise HttpError(400, f"The request body is not valid JSON: {error}.") from None
             if isinstance(body, list):

@@ -132,8 +132,11 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != width:
             raise ValueError
-        return [_decode_value(v) for v in values]
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        decoded = [_decode_value(v) for v in values]
+        if any(isinstance(v, (dict, list)) for v in decoded):
+            raise ValueError
+        return decoded
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise BadUserInput(f"{cursor!r} is not a cursor of this connection") from None
 
 

@@ -70,6 +70,7 @@ class Runtime:
         async with self.sessions() as session:
             if viewer is None:
                 viewer = await self.authenticate(session, token)
+                await session.commit()  # hand the connection back while the request prices and parses
             ctx = Context(runtime=self, session=session, viewer=viewer, request=request)
             await ctx.install_loaders()
             try:

@@ -209,7 +209,7 @@ async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
         conditions.append(Organization.id.in_(
             select(PartnerAccess.organization_id).where(
                 PartnerAccess.partner_id.in_(admin_partners), PartnerAccess.status == "ACTIVE")
-        ))
+        ) & Organization.domain_verified.is_(True))  # delegated access counts on verified domains only
     return or_(*conditions) if conditions else false()
 
 

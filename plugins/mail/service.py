@@ -76,7 +76,10 @@ async def set_up_mail_with_default_super_admin(session: AsyncSession, organizati
     )).all()
     for email, name in rows:
         if email.lower().endswith("@" + organization.domain.lower()):
-            return await set_up_mail(session, organization_id, super_admin_email=email, super_admin_name=name)
+            try:
+                return await set_up_mail(session, organization_id, super_admin_email=email, super_admin_name=name)
+            except DomainError:
+                break  # an address or name the mail rules refuse must not undo the subscription: use the default
     return await set_up_mail(session, organization_id, super_admin_email=f"admin@{organization.domain}",
                              super_admin_name="Administrator")
 

@@ -7,11 +7,12 @@ from typing import Iterable
 from sqlalchemy import select
 
 from gateway.context import Context
-from gateway.errors import NotFound
+from gateway.errors import Forbidden, NotFound
 from gateway.policy import Decision, Grant
 from plugins.vertical.actions import DEVELOPER_ACCESS, SOLUTION_CUSTOMER
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
 from schema.access import PLATFORM_ADMIN, PLATFORM_ANALYST, organization_access, viewer_partners
+from schema.models import Organization
 
 _PLATFORM = {"ADMIN": Grant(PLATFORM_ADMIN, via="PLATFORM"), "ANALYST": Grant(PLATFORM_ANALYST, via="ANALYST")}
 ACCESS_ROLES = ("DEVELOPER", "PARTNER_ADMIN")  # developer-partner roles that use granted access
@@ -115,3 +116,21 @@ async def allowed_instances(ctx: Context, action: str, instance_ids: Iterable[in
     if not ctx.viewer.is_authenticated:
         return set()
     return _allowed(ctx, action, await instance_grants(ctx, list(instance_ids)))
+
+
+async def ensure_developer_customer(ctx: Context, solution_id: int, organization_id: int) -> None:
+    """A developer installs its solution only for organizations mapped to its own partner.
+
+    Otherwise any developer could attach any organization to a solution and read its details
+    through the instance; platform admins are not limited (callers skip this check for them).
+    """
+    row = (await ctx.session.execute(
+        select(Organization.partner_id, Solution.developer_partner_id)
+        .select_from(Organization).join(Solution, Solution.id == solution_id)
+        .where(Organization.id == organization_id)
+    )).first()
+    if row is None:
+        raise NotFound("No organization has that ID.")
+    if row.partner_id != row.developer_partner_id:
+        raise Forbidden("You can install your solution only for organizations mapped to your partner; "
+                        "the customer tags your partner code first.", action="solution.install")

@@ -13,13 +13,13 @@ from gateway.errors import DomainError, UserError
 from gateway.models import IdempotencyKey
 from gateway.relay import decode_pk
 from plugins.vertical import models, runner
-from plugins.vertical.access import authorize_instance, authorize_solution, forget_grants
+from plugins.vertical.access import authorize_instance, authorize_solution, ensure_developer_customer, forget_grants
 from plugins.vertical.services import developer_access, solutions, upgrades
 from plugins.vertical.services.customers import customer_conditions
 from plugins.vertical.types import (
     Solution, SolutionAccountStatus, SolutionCustomerFilter, SolutionInstance, SolutionUpgrade, SolutionVersion,
 )
-from schema.access import audit, authorize_partner
+from schema.access import PLATFORM_ADMIN, audit, authorize_partner
 
 
 # ---------------------------------------------------------------- inputs
@@ -160,6 +160,8 @@ class SolutionMutations:
 
         async def body() -> SolutionInstancePayload:
             decision = await authorize_solution(ctx, "solution.install", solution_pk)
+            if decision.grant.name != PLATFORM_ADMIN:
+                await ensure_developer_customer(ctx, solution_pk, organization_pk)
             instance = await solutions.install_solution(ctx.session, solution_pk, organization_pk,
                                                         input.is_test_account)
             audit(ctx, decision, "solution.install", organization_id=organization_pk,

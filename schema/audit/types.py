@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import strawberry
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from strawberry.scalars import JSON
 
 from gateway.batch import batch_field
@@ -13,10 +14,11 @@ from gateway.composition import Query, extends
 from gateway.context import Context
 from gateway.models import AuditEvent as AuditEventRow
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate, paginate_grouped
-from schema.access import allowed_organizations, visible_organizations_clause
+from schema.access import allowed_organizations
 from schema.common import AccessVia
 from schema.identity.types import User, users_by_pk
 from schema.models import Organization as OrganizationRow
+from schema.models import PartnerAccess as PartnerAccessRow
 from schema.organizations.types import Organization, organizations_by_pk, refusal
 from schema.partners.types import Partner, partners_by_pk
 
@@ -83,14 +85,7 @@ class AuditQueries:
         viewer = ctx.require_user()
         stmt = select(AuditEventRow)
         if viewer.platform_role not in ("ADMIN", "ANALYST"):
-            admin_orgs = [pk for pk, role in viewer.organization_roles.items() if role in ("SUPER_ADMIN", "ADMIN")]
-            readable_orgs = select(OrganizationRow.id).where(await visible_organizations_clause(ctx))
-            partner_ids = [pk for pk, role in viewer.partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
-            stmt = stmt.where(or_(
-                AuditEventRow.organization_id.in_(admin_orgs),
-                AuditEventRow.partner_id.in_(partner_ids) & (
-                    AuditEventRow.organization_id.is_(None) | AuditEventRow.organization_id.in_(readable_orgs)),
-            ))
+            stmt = stmt.where(_readable_audit_clause(viewer))
         if organization_id is not None:
             stmt = stmt.where(AuditEventRow.organization_id == decode_pk(organization_id, "Organization"))
         if partner_id is not None:
@@ -99,6 +94,26 @@ class AuditQueries:
             stmt = stmt.where(AuditEventRow.action == action)
         return await paginate(ctx, stmt, entity=AuditEventRow, sort=AUDIT_SORT, page=PageArgs(first=first, after=after),
                               to_node=AuditEvent.from_row)
+
+
+def _readable_audit_clause(viewer: Any) -> ColumnElement[bool]:
+    """The SQL form of ``organization.read_audit`` (organization admins, the mapped partner's admins, the
+    delegated admin on a verified domain), plus partner-level events for the partner's admins and analysts."""
+    admin_orgs = [pk for pk, role in viewer.organization_roles.items() if role in ("SUPER_ADMIN", "ADMIN")]
+    admin_partners = [pk for pk, role in viewer.partner_roles.items() if role == "PARTNER_ADMIN"]
+    partner_readers = [pk for pk, role in viewer.partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
+    managed = (
+        select(OrganizationRow.id).where(OrganizationRow.partner_id.in_(admin_partners))
+        .union(select(PartnerAccessRow.organization_id)
+               .join(OrganizationRow, OrganizationRow.id == PartnerAccessRow.organization_id)
+               .where(PartnerAccessRow.partner_id.in_(admin_partners), PartnerAccessRow.status == "ACTIVE",
+                      OrganizationRow.domain_verified.is_(True)))
+    )
+    return or_(
+        AuditEventRow.organization_id.in_(admin_orgs),
+        AuditEventRow.organization_id.in_(managed),
+        AuditEventRow.organization_id.is_(None) & AuditEventRow.partner_id.in_(partner_readers),
+    )
 
 
 async def visible_audit_events(ctx: Context, pks: list[int]) -> list[AuditEvent | None]:

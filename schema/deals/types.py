@@ -16,7 +16,7 @@ from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, pagina
 from schema.access import allowed_partners
 from schema.common import Money
 from schema.models import LargeDeal as LargeDealRow
-from schema.organizations.types import Organization, organizations_by_pk, refusal
+from schema.organizations.types import Organization, refusal, visible_organizations
 from schema.partners.types import Partner, partners_by_pk
 
 READ_ACTION = "partner.read_deals"
@@ -60,7 +60,8 @@ class LargeDeal(Node):
     @batch_field
     @staticmethod
     async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization]:
-        return await organizations_by_pk(ctx, [p.organization_pk for p in parents])  # type: ignore[return-value]
+        found = await visible_organizations(ctx, [p.organization_pk for p in parents])
+        return [o if o is not None else ctx.refusal("organization.read") for o in found]  # type: ignore[misc]
 
 
 @strawberry.type

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from schema.identity.types import User, users_by_pk
+from schema.identity.types import User, visible_users
 from schema.identity.viewer import ViewerQueries
 
 
 async def _users(ctx: Any, pks: list[int]) -> list[Any]:
     ctx.require_user()
-    return await users_by_pk(ctx, pks)  # type: ignore[arg-type]
+    return await visible_users(ctx, pks)  # type: ignore[arg-type]
 
 
 TYPES = [User]

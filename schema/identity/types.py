@@ -8,6 +8,8 @@ from sqlalchemy import select
 from gateway.context import Context
 from gateway.models import User as UserRow
 from gateway.relay import Node, encode_id
+from schema.access import allowed_organizations
+from schema.models import OrganizationMember, PartnerMember
 
 
 @strawberry.type(description="A person (or a service) that signs in with a token.")
@@ -23,10 +25,39 @@ class User(Node):
 
 
 async def users_by_pk(ctx: Context, pks: list[int | None]) -> list[User | None]:
-    """Users by primary key, through one per-request cache (actor, revokedBy, members all share it)."""
+    """Users by primary key (no access check: callers decide, or use visible_users), through one per-request cache (actor, revokedBy, members all share it)."""
     cache: dict[int, User | None] = ctx.cache.setdefault("users", {})
     wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
     if wanted:
         for row in (await ctx.session.scalars(select(UserRow).where(UserRow.id.in_(wanted)))).all():
             cache[row.id] = User.from_row(row)
     return [cache.get(pk) if pk is not None else None for pk in pks]
+
+
+async def visible_users(ctx: Context, pks: list[int | None], *, as_actors: bool = False) -> list[User | None]:
+    """Users the viewer may see (None elsewhere): themselves, their partners' members, the members of
+    organizations whose members they may read, and everyone for platform staff. Who a user is counts as
+    business data: a partner that only has the mapping does not learn the customer's people.
+
+    ``as_actors``: the users acted on something the viewer may read (a subscription change, a revocation);
+    then partner staff are shown too, so a customer sees which partner user changed its subscriptions."""
+    viewer = ctx.viewer
+    if not viewer.is_authenticated:
+        return [None for _ in pks]
+    found = await users_by_pk(ctx, pks)
+    if viewer.platform_role in ("ADMIN", "ANALYST"):
+        return found
+    wanted = list({pk for pk in pks if pk is not None and pk != viewer.user_id})
+    visible = {viewer.user_id}
+    if wanted and (viewer.partner_roles or as_actors):
+        staff = select(PartnerMember.user_id).where(PartnerMember.user_id.in_(wanted))
+        if not as_actors:
+            staff = staff.where(PartnerMember.partner_id.in_(list(viewer.partner_roles)))
+        visible |= set((await ctx.session.scalars(staff)).all())
+    rest = [pk for pk in wanted if pk not in visible]
+    if rest:
+        memberships = (await ctx.session.execute(select(OrganizationMember.user_id, OrganizationMember.organization_id)
+                                                 .where(OrganizationMember.user_id.in_(rest)))).all()
+        readable = await allowed_organizations(ctx, "organization.read_members", {org for _, org in memberships})
+        visible |= {user for user, org in memberships if org in readable}
+    return [user if user is not None and user.pk in visible else None for user in found]

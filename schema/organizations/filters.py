@@ -78,10 +78,10 @@ def organization_filter_clause(filter: OrganizationFilter | None) -> list[Column
         conditions = []
         if filter.product_code:
             having = having.join(Product, Product.id == Subscription.product_id)
-            conditions.append(Product.code == filter.product_code)
+            conditions.append(Product.code == filter.product_code.strip().upper())
         if filter.plan_code:
             having = having.join(Plan, Plan.id == Subscription.plan_id)
-            conditions.append(Plan.code == filter.plan_code)
+            conditions.append(Plan.code == filter.plan_code.strip().upper())
         clauses.append(Organization.id.in_(having.where(and_(*conditions))))
     return clauses
 

@@ -13,7 +13,7 @@ from gateway.context import Context
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
 from schema.access import allowed_organizations, organization_access
 from schema.common import AccessVia, Address, OrganizationRole
-from schema.identity.types import User, users_by_pk
+from schema.identity.types import User, users_by_pk, visible_users
 from schema.models import Organization as OrganizationRow
 from schema.models import OrganizationMember as MemberRow
 from schema.models import PartnerAccess as PartnerAccessRow
@@ -22,8 +22,10 @@ from schema.organizations.filters import OrganizationStatus
 from schema.partners.types import Partner, partners_by_pk
 
 
-def refusal(ctx: Context, action: str) -> Exception:
-    return ctx.refusal(action)
+def refusal(ctx: Context, action: str, organization_pk: int | None = None) -> Exception:
+    """The refusal of ``action`` for one parent; with the organization, it says why a partner cannot manage it."""
+    entry = ctx.cache.get("organization_access", {}).get(organization_pk) if organization_pk is not None else None
+    return ctx.refusal(action, entry.refusal() if entry is not None else None)
 
 
 @strawberry.type(description="How the viewer reaches this organization.")
@@ -55,7 +57,7 @@ class PartnerAccess:
     @batch_field
     @staticmethod
     async def revoked_by(parents: list["PartnerAccess"], ctx: Context) -> list[User | None]:
-        return await users_by_pk(ctx, [p.revoked_by_pk for p in parents])
+        return await visible_users(ctx, [p.revoked_by_pk for p in parents], as_actors=True)
 
 
 @strawberry.enum
@@ -202,7 +204,7 @@ class Organization(Node):
             sort=[SortKey(MemberRow.id)], page=PageArgs(first=first, after=after),
             to_node=OrganizationMember.from_row, group_by=MemberRow.organization_id, group_keys=keys,
         ) if keys else {}
-        return [pages.get(p.pk) or refusal(ctx, "organization.read_members") for p in parents]
+        return [pages.get(p.pk) or refusal(ctx, "organization.read_members", p.pk) for p in parents]
 
 
 async def organizations_by_pk(ctx: Context, pks: list[int | None]) -> list[Organization | None]:

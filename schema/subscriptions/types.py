@@ -16,7 +16,7 @@ from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, pagina
 from schema.access import allowed_organizations
 from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
 from schema.common import AccessVia
-from schema.identity.types import User, users_by_pk
+from schema.identity.types import User, visible_users
 from schema.models import Subscription as SubscriptionRow
 from schema.models import SubscriptionAddOn as SubscriptionAddOnRow
 from schema.models import SubscriptionChange as SubscriptionChangeRow
@@ -91,10 +91,10 @@ class SubscriptionChange(Node):
     async def to_plan(parents: list["SubscriptionChange"], ctx: Context) -> list[Plan | None]:
         return await plans_by_pk(ctx, [p.to_plan_pk for p in parents])
 
-    @batch_field(description="Who made the change (null for the system, e.g. renewals).")
+    @batch_field(description="Who made the change: null for the system (e.g. renewals) and for people you may not see.")
     @staticmethod
     async def actor(parents: list["SubscriptionChange"], ctx: Context) -> list[User | None]:
-        return await users_by_pk(ctx, [p.actor_pk for p in parents])
+        return await visible_users(ctx, [p.actor_pk for p in parents], as_actors=True)
 
 
 @strawberry.type(description="An organization's subscription to one product (not `Subscription`: GraphQL's root).")

@@ -128,9 +128,14 @@ async def test_create_publish_install_through_graphql(gql: Any, runtime: Any, vw
     assert "1.0.0" in same["userErrors"][0]["message"]
 
     async with runtime.sessions() as session, session.begin():
-        org = await add_organization(session, "fresh.example")
+        stranger = await add_organization(session, "stranger.example")
+        org = await add_organization(session, "fresh.example", vworld.world.partners["devco"])
     install = """mutation($input: InstallSolutionInput!) { installSolution(input: $input) {
         instance { accountStatus isTestAccount installedVersion { version } } userErrors { code } } }"""
+    # A developer cannot attach an organization that is not its customer (and so read its details).
+    refused = await gql(install, {"input": {"solutionId": solution["id"], "isTestAccount": False,
+                                            "organizationId": encode_id("Organization", stranger)}}, token=token)
+    assert refused.error_codes == ["FORBIDDEN"] and "mapped to your partner" in refused.errors[0]["message"]
     variables = {"input": {"solutionId": solution["id"], "organizationId": encode_id("Organization", org),
                            "isTestAccount": True}}
     data = (await gql(install, variables, token=token)).ok()["installSolution"]

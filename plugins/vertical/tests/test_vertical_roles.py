@@ -27,7 +27,9 @@ async def _nothing(runtime: Any, vw: VerticalWorld) -> dict[str, Any]:
 
 async def _fresh_org(runtime: Any, vw: VerticalWorld) -> dict[str, Any]:
     async with runtime.sessions() as session, session.begin():
-        return {"org": encode_id("Organization", await add_organization(session, "fresh.example"))}
+        # a customer of the developer: mapped to the developer partner (the install rule)
+        return {"org": encode_id("Organization", await add_organization(session, "fresh.example",
+                                                                        vw.world.partners["devco"]))}
 
 
 async def _granted(runtime: Any, vw: VerticalWorld) -> dict[str, Any]:
