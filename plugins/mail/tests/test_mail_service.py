@@ -252,3 +252,18 @@ async def test_default_setup_uses_the_core_super_admin_in_domain_else_admin_mail
         mapped = await service.set_up_mail_with_default_super_admin(session, mw.world.organizations["mapped"])
         assert mapped is not None  # already set up by the kit: unchanged
         assert await service.set_up_mail_with_default_super_admin(session, 999_999) is None
+
+
+async def test_default_setup_falls_back_to_the_admin_mailbox_when_the_super_admin_address_is_refused(runtime):
+    mw = await build_mail_world(runtime)
+    direct = mw.world.organizations["direct"]
+    async with runtime.sessions() as session, session.begin():
+        from gateway.models import User
+
+        boss = await session.get(User, mw.world.user_ids["direct_super_admin"])
+        boss.email = "o'brien@direct.example"  # a real address the mailbox rules do not accept
+    async with runtime.sessions() as session, session.begin():
+        await service.set_up_mail_with_default_super_admin(session, direct)
+        emails = (await session.scalars(select(models.MailUser.email).where(
+            models.MailUser.organization_id == direct, models.MailUser.role == "SUPER_ADMIN"))).all()
+        assert emails == ["admin@direct.example"]
