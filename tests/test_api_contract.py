@@ -22,15 +22,71 @@ def schema() -> GraphQLSchema:
     return build_schema(runtime.schema.as_str())
 
 
+SECOND_WAVE = "## Second wave"
+
+# Names of API.md's "Second wave" that are binding but not built yet, by the issue that builds them.
+# The test below fails when one of them appears (take it off this list) and when any other name of
+# the contract is missing, so the list can only shrink.
+PENDING_SECOND_WAVE = {
+    14: {  # time, events and delivery
+        "type Event", "type WebhookEndpoint", "type WebhookDeliveryStatus", "type WebhookDelivery",
+        "type ScheduledChange", "ProductSubscription.scheduledChange",
+        "Partner.webhookEndpoints", "Partner.events", "Organization.events",
+        "mutation createWebhookEndpoint", "mutation updateWebhookEndpoint", "mutation deleteWebhookEndpoint",
+        "mutation rotateWebhookSecret", "mutation redeliverWebhook", "mutation cancelScheduledChange",
+        "ChangeSubscriptionInput.effective",
+    },
+    16: {  # delegated access with time, scope and tickets; bulk jobs
+        "type DelegatedRole", "PartnerAccessStatus.REQUESTED", "PartnerAccessStatus.EXPIRED",
+        "PartnerAccessStatus.DECLINED", "PartnerAccess.roles", "PartnerAccess.expiresAt",
+        "PartnerAccess.autoExtend", "PartnerAccess.ticketReference", "PartnerAccess.requestedBy",
+        "PartnerAccess.approvedBy", "type JobStatus", "type JobProgress", "type Job", "type JobItemStatus",
+        "type JobItem", "Query.job", "type Subscription",
+        "mutation requestPartnerAccess", "mutation approvePartnerAccess", "mutation declinePartnerAccess",
+        "mutation extendPartnerAccess", "mutation bulkChangeSubscriptions", "mutation bulkRevokePartnerAccess",
+        "mutation startSolutionUpgrade", "mutation retryFailedJobItems", "mutation cancelJob",
+    },
+}
+
+
 def api_text() -> str:
     if not API.exists():
         pytest.skip(f"{API} is not beside this checkout")
     return API.read_text()
 
 
+def first_wave_text() -> str:
+    return api_text().split(SECOND_WAVE, 1)[0]
+
+
+def second_wave_text() -> str:
+    text = api_text()
+    return text[text.index(SECOND_WAVE):] if SECOND_WAVE in text else ""
+
+
 def test_every_type_field_argument_and_enum_value_of_the_contract_exists(schema: GraphQLSchema) -> None:
+    assert missing_names(schema, first_wave_text()) == []
+
+
+def test_the_second_wave_names_not_built_yet_are_exactly_the_pending_ones(schema: GraphQLSchema) -> None:
+    text = second_wave_text()
+    if not text:
+        pytest.skip("API.md has no second wave section")
+    missing = set(missing_names(schema, text))
+    for name in re.findall(r"`([a-z][A-Za-z]+) \{", text):  # mutations named with their input: `verbNoun { ... }`
+        if name not in schema.mutation_type.fields:
+            missing.add(f"mutation {name}")
+    change = schema.mutation_type.fields["changeSubscription"].args["input"].type.of_type
+    if "effective" not in change.fields:
+        missing.add("ChangeSubscriptionInput.effective")
+    pending = set().union(*PENDING_SECOND_WAVE.values())
+    assert sorted(missing - pending) == [], "a binding name of the second wave is missing and not listed as pending"
+    assert sorted(pending - missing) == [], "built now: take these off PENDING_SECOND_WAVE"
+
+
+def missing_names(schema: GraphQLSchema, text: str) -> list[str]:
     missing = []
-    for block in re.findall(r"```graphql\n(.*?)```", api_text(), re.S):
+    for block in re.findall(r"```graphql\n(.*?)```", text, re.S):
         for definition in parse(block).definitions:
             name = definition.name.value
             ours = schema.type_map.get(name)
@@ -50,7 +106,7 @@ def test_every_type_field_argument_and_enum_value_of_the_contract_exists(schema:
                 for argument in getattr(field, "arguments", None) or []:
                     if argument.name.value not in ours.fields[field_name].args:
                         missing.append(f"{name}.{field_name}({argument.name.value})")
-    assert missing == []
+    return missing
 
 
 def test_every_mutation_named_in_the_contract_exists_with_one_input_and_user_errors(schema: GraphQLSchema) -> None:
