@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gateway.context")
 SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
+# ctx.cache key: the actions a batch reader refused only because the viewer's grants come through a
+# disabled partner (the access layer records them), so the per-parent refusal can say why.
+DISABLED_PARTNER_REFUSALS = "disabled_partner_refusals"
 P = TypeVar("P")
 
 
@@ -43,6 +46,8 @@ class Context:
     _batch_loaders: dict[Any, DataLoader] = field(default_factory=dict)
     _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict)
+    # errors of fields refused but resolved to an empty list or connection (gateway/refusals.py)
+    refused_fields: list[Any] = field(default_factory=list)
 
     @property
     def settings(self) -> Any:
@@ -80,6 +85,9 @@ class Context:
         """The error for a refused ``action`` (UNAUTHENTICATED when anonymous), for one parent of a batch."""
         if not self.viewer.is_authenticated:
             return Unauthenticated(SIGN_IN)
+        if action in self.cache.get(DISABLED_PARTNER_REFUSALS, ()):
+            # A batch reader found that only grants through a disabled partner would have allowed it: say so.
+            return self.actions.disabled_refusal(action, reading=True)  # type: ignore[no-any-return]
         message = f"You are not allowed to {self.actions[action].description}."
         return Forbidden(f"{message} {reason}" if reason else message, action=action)
 

@@ -13,6 +13,9 @@ from typing import Iterable
 
 from gateway.errors import DomainError, Forbidden, PluginContractError
 
+# The user error (mutations) and ``extensions.reason`` (reads) of a refusal through a disabled partner.
+RESELLER_DISABLED = "RESELLER_DISABLED"
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -31,7 +34,9 @@ class Action:
     ``allowed``: grant names that may perform it. ``restricted``: grant names that are
     known to the object but refused by a product rule with the user error
     ``restricted_code`` (e.g. the mail plugin's partner-admin restricted list).
-    ``mutates``: refused with RESELLER_DISABLED when the grant comes through a disabled partner.
+    ``mutates``: how a grant that comes through a disabled partner is refused: a mutation with the
+    user error RESELLER_DISABLED, a read with FORBIDDEN (``extensions.reason`` RESELLER_DISABLED).
+    Either way such a grant allows nothing: a disabled partner "can do nothing until enabled again".
     """
 
     name: str
@@ -73,23 +78,42 @@ class ActionRegistry:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(sorted(self._actions.values(), key=lambda a: a.name))
 
+    def permits(self, name: str, grants: Iterable[Grant]) -> bool:
+        """Whether one of ``grants`` allows ``name`` (a grant through a disabled partner allows nothing)."""
+        allowed = self[name].allowed
+        return any(g.name in allowed and not g.partner_disabled for g in grants)
+
+    def refused_for_disabled_partner(self, name: str, grants: Iterable[Grant]) -> bool:
+        """Whether ``name`` is refused only because the grants that would allow it come through a disabled partner."""
+        allowed = self[name].allowed
+        grants = list(grants)
+        return not self.permits(name, grants) and any(g.name in allowed for g in grants)
+
+    def disabled_refusal(self, name: str, *, reading: bool = False) -> Exception:
+        """The refusal of ``name`` to a viewer whose only way in is a disabled partner: a user error
+        for a mutation, FORBIDDEN (``extensions.reason`` RESELLER_DISABLED) for a read or with ``reading``."""
+        action = self[name]
+        message = (f"Your partner account is disabled, so you cannot {action.description}; "
+                   "ask your distributor to enable it.")
+        if action.mutates and not reading:
+            return DomainError(RESELLER_DISABLED, message)
+        return Forbidden(message, action=name, reason=RESELLER_DISABLED)
+
     def decide(self, name: str, grants: Iterable[Grant], *, refusal: str | None = None) -> Decision:
         """The first grant (in the caller's priority order) that allows ``name``, or a refusal.
 
-        A restricted grant raises ``DomainError(restricted_code)``; no grant raises ``Forbidden``
-        with ``refusal`` (a reason such as "access was revoked") when the caller has one.
+        Grants through a disabled partner are skipped; when only such grants would allow ``name``
+        the refusal is :meth:`disabled_refusal`. A restricted grant raises
+        ``DomainError(restricted_code)``; no grant raises ``Forbidden`` with ``refusal`` (a reason
+        such as "access was revoked") when the caller has one.
         """
         action = self[name]
         grants = list(grants)
         for grant in grants:
-            if grant.name in action.allowed:
-                if action.mutates and grant.partner_disabled:
-                    raise DomainError(
-                        "RESELLER_DISABLED",
-                        f"Your partner account is disabled, so you cannot {action.description}; "
-                        "ask your distributor to enable it.",
-                    )
+            if grant.name in action.allowed and not grant.partner_disabled:
                 return Decision(action, grant)
+        if self.refused_for_disabled_partner(name, grants):
+            raise self.disabled_refusal(name)
         for grant in grants:
             if grant.name in action.restricted:
                 raise DomainError(

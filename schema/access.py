@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from gateway.context import Context
+from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.errors import NotFound
 from gateway.policy import Decision, Grant
 from schema.models import Organization, Partner, PartnerAccess
@@ -84,6 +84,8 @@ class OrganizationAccess:
         return {g.name for g in self.grants}
 
     def refusal(self) -> str | None:
+        if self.grants and all(g.partner_disabled for g in self.grants):
+            return "Your partner account is disabled; ask your distributor to enable it."
         if self.revoked_at is not None:
             return (f"The organization's super admin revoked your partner's delegated admin access on "
                     f"{self.revoked_at:%Y-%m-%d}.")
@@ -101,6 +103,14 @@ async def viewer_partners(ctx: Context) -> dict[int, Partner]:
             rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
             cached = ctx.cache["viewer_partners"] = {p.id: p for p in rows}
     return cached
+
+
+async def active_partner_roles(ctx: Context) -> dict[int, str]:
+    """The viewer's partner roles, leaving out disabled partners: for SQL scopes built from memberships
+    (a disabled partner "can do nothing until enabled again", reads included)."""
+    partners = await viewer_partners(ctx)
+    return {pid: role for pid, role in ctx.viewer.partner_roles.items()
+            if pid in partners and partners[pid].status != "DISABLED"}
 
 
 async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
@@ -181,12 +191,25 @@ async def authorize_organization(ctx: Context, action: str, organization_id: int
 
 
 async def allowed_organizations(ctx: Context, action: str, organization_ids: Iterable[int]) -> set[int]:
-    """The subset of organizations on which the viewer may perform ``action`` (for batch readers)."""
+    """The subset of organizations on which the viewer may perform ``action`` (for batch readers).
+
+    Grants through a disabled partner allow nothing (reads included); when that is the only reason
+    an organization is left out, ``ctx.refusal(action)`` says the partner account is disabled."""
     if not ctx.viewer.is_authenticated:
         return set()
-    allowed = ctx.actions[action].allowed
     access = await organization_access(ctx, organization_ids)
-    return {pk for pk, entry in access.items() if any(g.name in allowed for g in entry.grants)}
+    return allowed_by_grants(ctx, action, {pk: entry.grants for pk, entry in access.items()})
+
+
+def allowed_by_grants(ctx: Context, action: str, grants_by_pk: dict[int, list[Grant]]) -> set[int]:
+    """The keys whose grants allow ``action``; notes refusals due to a disabled partner for ``ctx.refusal``."""
+    allowed = set()
+    for pk, grants in grants_by_pk.items():
+        if ctx.actions.permits(action, grants):
+            allowed.add(pk)
+        elif ctx.actions.refused_for_disabled_partner(action, grants):
+            ctx.cache.setdefault(DISABLED_PARTNER_REFUSALS, set()).add(action)
+    return allowed
 
 
 async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
@@ -196,15 +219,17 @@ async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
         return false()
     if viewer.platform_role in ("ADMIN", "ANALYST"):
         return true()
-    partner_ids = list(viewer.partner_roles)
+    # A disabled partner reaches nothing through itself: not its customers, nor (as a distributor) its resellers'.
+    roles = await active_partner_roles(ctx)
+    partner_ids = list(roles)
     readable_partners = partner_ids + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
-                                       if viewer.partner_roles.get(parent) != "DEVELOPER"]
+                                       if roles.get(parent, "DEVELOPER") != "DEVELOPER"]
     conditions: list[ColumnElement[bool]] = []
     if viewer.organization_roles:
         conditions.append(Organization.id.in_(list(viewer.organization_roles)))
     if readable_partners:
         conditions.append(Organization.partner_id.in_(readable_partners))
-    admin_partners = [pid for pid, role in viewer.partner_roles.items() if role == "PARTNER_ADMIN"]
+    admin_partners = [pid for pid, role in roles.items() if role == "PARTNER_ADMIN"]
     if admin_partners:
         conditions.append(Organization.id.in_(
             select(PartnerAccess.organization_id).where(
@@ -253,11 +278,10 @@ async def authorize_partner(ctx: Context, action: str, partner_id: int) -> Decis
 
 
 async def allowed_partners(ctx: Context, action: str, partner_ids: Iterable[int]) -> set[int]:
+    """The subset of partners on which the viewer may perform ``action``; as allowed_organizations."""
     if not ctx.viewer.is_authenticated:
         return set()
-    allowed = ctx.actions[action].allowed
-    grants = await partner_grants(ctx, partner_ids)
-    return {pk for pk, entry in grants.items() if any(g.name in allowed for g in entry)}
+    return allowed_by_grants(ctx, action, await partner_grants(ctx, partner_ids))
 
 
 def authorize_platform(ctx: Context, action: str) -> Decision:

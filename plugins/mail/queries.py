@@ -10,7 +10,7 @@ from gateway.context import Context
 from plugins.mail import models
 from plugins.mail.actions import READ
 from plugins.mail.types import MailOrganization
-from schema.access import organization_access
+from schema.access import allowed_organizations, organization_access
 from schema.organizations.types import Organization
 
 
@@ -25,8 +25,7 @@ class OrganizationMailField:
     @staticmethod
     async def mail(parents: list[Organization], ctx: Context) -> list[MailOrganization | None]:
         access = await organization_access(ctx, [p.pk for p in parents]) if ctx.viewer.is_authenticated else {}
-        allowed_grants = ctx.actions[READ].allowed
-        allowed = [pk for pk, entry in access.items() if any(g.name in allowed_grants for g in entry.grants)]
+        allowed = sorted(await allowed_organizations(ctx, READ, access))
         rows = (await ctx.session.scalars(select(models.MailOrganization).where(
             models.MailOrganization.organization_id.in_(allowed)))).all() if allowed else []
         by_org = {row.organization_id: MailOrganization.from_row(row) for row in rows}

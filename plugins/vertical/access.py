@@ -11,7 +11,7 @@ from gateway.errors import Forbidden, NotFound
 from gateway.policy import Decision, Grant
 from plugins.vertical.actions import DEVELOPER_ACCESS, SOLUTION_CUSTOMER
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
-from schema.access import PLATFORM_ADMIN, PLATFORM_ANALYST, organization_access, viewer_partners
+from schema.access import PLATFORM_ADMIN, PLATFORM_ANALYST, allowed_by_grants, organization_access, viewer_partners
 from schema.models import Organization
 
 _PLATFORM = {"ADMIN": Grant(PLATFORM_ADMIN, via="PLATFORM"), "ANALYST": Grant(PLATFORM_ANALYST, via="ANALYST")}
@@ -101,21 +101,16 @@ async def authorize_instance(ctx: Context, action: str, instance_id: int) -> Dec
     return ctx.actions.decide(action, grants)
 
 
-def _allowed(ctx: Context, action: str, grants: dict[int, list[Grant]]) -> set[int]:
-    allowed = ctx.actions[action].allowed
-    return {pk for pk, entry in grants.items() if any(g.name in allowed for g in entry)}
-
-
 async def allowed_solutions(ctx: Context, action: str, solution_ids: Iterable[int]) -> set[int]:
     if not ctx.viewer.is_authenticated:
         return set()
-    return _allowed(ctx, action, await solution_grants(ctx, list(solution_ids)))
+    return allowed_by_grants(ctx, action, await solution_grants(ctx, list(solution_ids)))
 
 
 async def allowed_instances(ctx: Context, action: str, instance_ids: Iterable[int]) -> set[int]:
     if not ctx.viewer.is_authenticated:
         return set()
-    return _allowed(ctx, action, await instance_grants(ctx, list(instance_ids)))
+    return allowed_by_grants(ctx, action, await instance_grants(ctx, list(instance_ids)))
 
 
 async def ensure_developer_customer(ctx: Context, solution_id: int, organization_id: int) -> None:

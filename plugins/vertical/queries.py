@@ -15,6 +15,7 @@ from plugins.vertical.types import (
     Solution, SolutionInstance, SolutionUpgrade, SolutionVersion, instances_by_pk, solutions_by_pk,
     upgrades_by_pk, versions_by_pk,
 )
+from schema.access import active_partner_roles
 from schema.organizations.types import Organization
 
 
@@ -34,8 +35,9 @@ class SolutionQueries:
         stmt = select(models.Solution)
         if viewer.platform_role not in ("ADMIN", "ANALYST"):
             conditions = []
-            if viewer.partner_roles:
-                conditions.append(models.Solution.developer_partner_id.in_(list(viewer.partner_roles)))
+            active_partners = await active_partner_roles(ctx)  # a disabled partner lists nothing
+            if active_partners:
+                conditions.append(models.Solution.developer_partner_id.in_(list(active_partners)))
             if viewer.organization_roles:
                 conditions.append(models.Solution.id.in_(select(models.SolutionInstance.solution_id).where(
                     models.SolutionInstance.organization_id.in_(list(viewer.organization_roles)))))

@@ -14,7 +14,7 @@ from gateway.composition import Query, extends
 from gateway.context import Context
 from gateway.models import AuditEvent as AuditEventRow
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate, paginate_grouped
-from schema.access import allowed_organizations
+from schema.access import active_partner_roles, allowed_organizations
 from schema.common import AccessVia
 from schema.identity.types import User, users_by_pk
 from schema.models import Organization as OrganizationRow
@@ -85,7 +85,7 @@ class AuditQueries:
         viewer = ctx.require_user()
         stmt = select(AuditEventRow)
         if viewer.platform_role not in ("ADMIN", "ANALYST"):
-            stmt = stmt.where(_readable_audit_clause(viewer))
+            stmt = stmt.where(_readable_audit_clause(viewer, await active_partner_roles(ctx)))
         if organization_id is not None:
             stmt = stmt.where(AuditEventRow.organization_id == decode_pk(organization_id, "Organization"))
         if partner_id is not None:
@@ -96,12 +96,12 @@ class AuditQueries:
                               to_node=AuditEvent.from_row)
 
 
-def _readable_audit_clause(viewer: Any) -> ColumnElement[bool]:
+def _readable_audit_clause(viewer: Any, partner_roles: dict[int, str]) -> ColumnElement[bool]:
     """The SQL form of ``organization.read_audit`` (organization admins, the mapped partner's admins, the
     delegated admin on a verified domain), plus partner-level events for the partner's admins and analysts."""
     admin_orgs = [pk for pk, role in viewer.organization_roles.items() if role in ("SUPER_ADMIN", "ADMIN")]
-    admin_partners = [pk for pk, role in viewer.partner_roles.items() if role == "PARTNER_ADMIN"]
-    partner_readers = [pk for pk, role in viewer.partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
+    admin_partners = [pk for pk, role in partner_roles.items() if role == "PARTNER_ADMIN"]
+    partner_readers = [pk for pk, role in partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
     managed = (
         select(OrganizationRow.id).where(OrganizationRow.partner_id.in_(admin_partners))
         .union(select(PartnerAccessRow.organization_id)
@@ -123,7 +123,8 @@ async def visible_audit_events(ctx: Context, pks: list[int]) -> list[AuditEvent 
         select(AuditEventRow).where(AuditEventRow.id.in_(pks)))).all()}
     readable_orgs = await allowed_organizations(
         ctx, "organization.read_audit", [r.organization_id for r in rows.values() if r.organization_id is not None])
-    partner_readers = {pk for pk, role in viewer.partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")}
+    partner_readers = {pk for pk, role in (await active_partner_roles(ctx)).items()
+                       if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")}
 
     def visible(row: AuditEventRow) -> bool:
         if viewer.platform_role in ("ADMIN", "ANALYST") or row.organization_id in readable_orgs:

@@ -7,7 +7,7 @@ from sqlalchemy import and_, select
 
 from gateway.batch import batch_field
 from gateway.composition import Query, extends
-from gateway.context import Context
+from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.relay import Connection, PageArgs, decode_pk, paginate, paginate_grouped
 from schema.access import allowed_partners, visible_organizations_clause
 from schema.models import Organization as OrganizationRow
@@ -24,7 +24,10 @@ class OrganizationQueries:
     async def organization(self, info: strawberry.Info, id: strawberry.ID) -> Organization | None:
         ctx: Context = info.context
         ctx.require_user()
-        return (await visible_organizations(ctx, [decode_pk(id, "Organization")]))[0]
+        found = (await visible_organizations(ctx, [decode_pk(id, "Organization")]))[0]
+        if found is None and "organization.read" in ctx.cache.get(DISABLED_PARTNER_REFUSALS, ()):
+            raise ctx.refusal("organization.read")  # say why rather than pretend it does not exist
+        return found
 
     @strawberry.field(description="Every organization you may see, filtered and ordered in SQL.")
     async def organizations(
@@ -47,13 +50,17 @@ class OrganizationQueries:
     async def partners(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
                        kind: PartnerKind | None = None) -> Connection[Partner]:
         from gateway.relay import SortKey
-        from schema.access import viewer_reseller_ids
+        from schema.access import active_partner_roles, viewer_reseller_ids
 
         ctx: Context = info.context
         viewer = ctx.require_user()
         stmt = select(PartnerRow)
         if viewer.platform_role not in ("ADMIN", "ANALYST"):
-            ids = list(viewer.partner_roles) + list(await viewer_reseller_ids(ctx))
+            # Its own partners always (a disabled one still sees its record and status); resellers only
+            # through a partner that is not disabled.
+            active = await active_partner_roles(ctx)
+            ids = list(viewer.partner_roles) + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
+                                                if parent in active]
             stmt = stmt.where(PartnerRow.id.in_(ids))
         if kind is not None:
             stmt = stmt.where(PartnerRow.kind == kind.value)
