@@ -108,20 +108,45 @@ class SerializedSession(AsyncSession):
             await super().close()
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+# A client-side bound a little past the server's statement_timeout: the server normally cancels a
+# slow statement first (the connection stays usable); this one fires only when the server is gone
+# or frozen and cannot answer at all.
+CLIENT_TIMEOUT_MARGIN = 2.0
+
+
+def create_engine(database_url: str, *, connect_timeout: float = 5.0, statement_timeout: float | None = None,
+                  pool_timeout: float = 5.0, **kwargs: Any) -> AsyncEngine:
+    """An engine whose waits are bounded: connecting, each statement, and waiting for a pooled connection.
+
+    ``statement_timeout`` None leaves statements unbounded (migrations may run long); the runtime
+    passes ``GATEWAY_DB_STATEMENT_TIMEOUT``.
+    """
+    connect_args = dict(kwargs.pop("connect_args", {}))
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+        # SQLite has no server to lose; what can block is a lock held by another writer.
+        lock_wait = statement_timeout if statement_timeout is not None else 30.0
+        connect_args.setdefault("timeout", lock_wait)
+        engine = create_async_engine(database_url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
             cursor.close()
 
         return engine
-    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    connect_args.setdefault("timeout", connect_timeout)
+    if statement_timeout is not None:
+        server_settings = dict(connect_args.get("server_settings") or {})
+        server_settings.setdefault("statement_timeout", str(int(statement_timeout * 1000)))
+        connect_args["server_settings"] = server_settings
+        connect_args.setdefault("command_timeout", statement_timeout + CLIENT_TIMEOUT_MARGIN)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_async_engine(database_url, pool_pre_ping=True, pool_timeout=pool_timeout,
+                               connect_args=connect_args, **kwargs)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[SerializedSession]:

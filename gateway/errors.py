@@ -94,6 +94,13 @@ class MaskUnexpectedErrors(SchemaExtension):
             return GraphQLError(original.message, nodes=error.nodes, source=error.source, positions=error.positions,
                                 path=error.path, original_error=None,
                                 extensions={"code": original.code, "field": original.field})
+        from gateway.faults import ServiceUnavailable, is_database_unavailable
+
+        if is_database_unavailable(original):  # not a bug to mask: the client should retry (HTTP 503)
+            log.warning("database unavailable at %s: %r", error.path, original)
+            unavailable = ServiceUnavailable()
+            return GraphQLError(unavailable.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, original_error=None, extensions=unavailable.extensions)
         error_id = uuid.uuid4().hex[:16]
         log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
         return GraphQLError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from gateway.auth import bearer_token
 from gateway.cost import check_query_cost, parse_document, price_query, select_operation
 from gateway.errors import Unauthenticated
+from gateway.faults import DatabaseFaultGuard, is_database_unavailable, retry_after_header, unavailable_body
 from gateway.graphiql import graphiql_page
 from gateway.metrics import GatewayMetrics
 from gateway.logging import RequestLogMiddleware, configure_logging
@@ -127,6 +129,11 @@ class GraphQLEndpoint:
         except HttpError as error:
             status = error.status
             return _response(_error_body(error.message, error.code), error.status, media or JSON, error.headers)
+        except Exception as error:  # authentication, budget, persisted queries, commit: the database may be gone
+            if not is_database_unavailable(error):
+                raise
+            status = 503
+            return _response(unavailable_body(), 503, media or JSON, retry_after_header())
         finally:
             self.metrics.observe_request(request.method, status, time.perf_counter() - started)
 
@@ -179,7 +186,7 @@ class GraphQLEndpoint:
                     results = [await self._execute(ctx, item, media, request.method) for item in batch]
                     return _response([body for body, _ in results], 200, media)  # type: ignore[arg-type]
                 body, status = await self._execute(ctx, params, media, request.method)
-                return _response(body, status, media, _retry_after_header(body) if status == 429 else None)
+                return _response(body, status, media, _retry_after_header(body) if status in (429, 503) else None)
         except Unauthenticated as error:
             raise HttpError(401, error.message, headers={"WWW-Authenticate": "Bearer"}, code="UNAUTHENTICATED") from None
 
@@ -216,7 +223,9 @@ class GraphQLEndpoint:
         if ctx.cost:
             body["extensions"] = {"cost": dict(ctx.cost)}
         status = 200
-        if request_error:
+        if any(e.get("extensions", {}).get("code") == "SERVICE_UNAVAILABLE" for e in errors):
+            status = 503  # a resolver lost the database: partial data, but the client should retry
+        elif request_error:
             codes = {e.get("extensions", {}).get("code") for e in errors}
             if "RATE_LIMITED" in codes:
                 status = 429
@@ -248,13 +257,38 @@ def _retry_after_header(body: dict[str, Any]) -> dict[str, str] | None:
     return None
 
 
+HEALTH_TIMEOUT_SECONDS = 3.0  # a load balancer probing a frozen database must get an answer, not a hang
+
+
+async def _database_answers(runtime: Runtime) -> None:
+    async with runtime.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def _database_check(app: Any) -> asyncio.Future[None]:
+    """The probe in flight, shared by concurrent /health requests.
+
+    It runs as its own task: cancelling a connection stuck on a frozen server makes the driver
+    try a graceful close first, which would hold the answer past the timeout. The task ends on
+    its own; one at a time, so probes of a frozen database do not pile up.
+    """
+    check: asyncio.Future[None] | None = getattr(app.state, "database_check", None)
+    if check is None or check.done():
+        check = asyncio.ensure_future(_database_answers(app.state.runtime))
+        check.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: no warning
+        app.state.database_check = check
+    return check
+
+
 async def health(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    try:
-        async with runtime.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception as error:  # health reports, never raises
-        return JSONResponse({"status": "unavailable", "database": str(error.__class__.__name__)}, status_code=503)
+    check = _database_check(request.app)
+    await asyncio.wait({check}, timeout=HEALTH_TIMEOUT_SECONDS)
+    problem = "TimeoutError" if not check.done() else (
+        "cancelled" if check.cancelled() else (type(check.exception()).__name__ if check.exception() else None))
+    if problem is not None:  # health reports, never raises
+        return JSONResponse({"status": "unavailable", "database": problem}, status_code=503,
+                            headers=retry_after_header())
     return JSONResponse({"status": "ok", "database": "ok",
                          "plugins": [name for name, _ in runtime.plugin_manager.list_name_plugin()]})
 
@@ -280,6 +314,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
                            "apollographql-client-version", "apollo-require-preflight", "x-apollo-operation-name"],
             expose_headers=["Retry-After", "Content-Disposition"], max_age=600,
         ))
+    middleware.append(Middleware(DatabaseFaultGuard))  # innermost: its JSON answers still get CORS and the log line
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # Starlette 1.x has no on_shutdown

@@ -27,7 +27,10 @@ class Runtime:
                  engine: AsyncEngine | None = None) -> None:
         self.settings = settings or get_settings()
         self.plugin_manager = create_plugin_manager(self.settings.plugins, extra_plugins)
-        self.engine = engine or create_engine(self.settings.database_url)
+        self.engine = engine or create_engine(
+            self.settings.database_url, connect_timeout=self.settings.db_connect_timeout,
+            statement_timeout=self.settings.db_statement_timeout, pool_timeout=self.settings.db_pool_timeout,
+        )
         self.sessions = session_factory(self.engine)
         self.actions = ActionRegistry()
         for plugin, actions in contributions(self.plugin_manager, "gateway_actions"):

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Bounds on waiting for the database, so a request answers 503 instead of hanging (seconds).
+    db_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    db_statement_timeout: float = Field(default=30.0, gt=0, le=3600)
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=300)
     plugins: Annotated[list[str] | None, NoDecode] = None  # None: every installed plugin
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_depth: int = Field(default=12, ge=1, le=100)
