@@ -16,6 +16,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import UNRESOLVED, StrawberryField
 
 from gateway.errors import MaskUnexpectedErrors, PluginContractError
+from gateway.refusals import ReportRefusedFields, tolerate_refusals
 from gateway.relay import Node
 
 EXTENDS_ATTR = "__gateway_extends__"
@@ -126,7 +127,7 @@ def build_schema(
             types.append(cls)
     has_mutations = bool(extra.get(Mutation))
     try:
-        return GatewaySchema(
+        schema = GatewaySchema(
             query=Query,
             mutation=Mutation if has_mutations else None,
             types=types,
@@ -138,9 +139,12 @@ def build_schema(
                 lambda: QueryDepthLimiter(max_depth=settings.max_depth),
                 lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
                 lambda: ValidationCache(maxsize=512),
+                ReportRefusedFields,
             ],
         )
     except PluginContractError:
         raise
     except Exception as error:
         raise PluginContractError(f"the composed schema is invalid: {error}") from error
+    tolerate_refusals(schema._schema)
+    return schema

@@ -151,8 +151,12 @@ async def test_billing_reads_are_refused_to_analysts(runtime: Any, role: str, al
         assert data["paymentMethod"] == {"owner": "CUSTOMER_CARD", "last4": "0005"}
         assert data["payments"]["totalCount"] == 1 and data["payments"]["nodes"][0]["cardOwner"] == "CUSTOMER_CARD"
     else:
-        # payments is non-null, so its refusal nulls the organization: nothing of the card leaks
-        assert set(result.error_codes) == {"FORBIDDEN"} and result.data["organization"] is None
+        # refused fields only (README "Refused fields"): null card and invoice, an empty payments connection,
+        # one FORBIDDEN error at each field's path; nothing of the card leaks
+        assert result.data["organization"] == {"paymentMethod": None, "payments": {"totalCount": 0, "nodes": []},
+                                               "upcomingInvoice": None}
+        assert sorted(e["path"][-1] for e in result.errors) == ["paymentMethod", "payments", "upcomingInvoice"]
+        assert set(result.error_codes) == {"FORBIDDEN"}
         assert all(e["extensions"]["action"] == "organization.read_billing" for e in result.errors)
         card_only = await run_query(runtime, "query($id: ID!) { organization(id: $id) { domain paymentMethod { last4 } } }",
                                     {"id": world.org_id("acme")}, token=world.tokens[role])

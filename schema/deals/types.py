@@ -57,9 +57,10 @@ class LargeDeal(Node):
     async def partner(parents: list["LargeDeal"], ctx: Context) -> list[Partner]:
         return await partners_by_pk(ctx, [p.partner_pk for p in parents])  # type: ignore[return-value]
 
-    @batch_field
+    # Nullable: a deal outlives its customer's mapping, and a refused customer must not hide the deal.
+    @batch_field(description="The customer of the deal; null (with a FORBIDDEN error) once you no longer see it.")
     @staticmethod
-    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization]:
+    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization | None]:
         found = await visible_organizations(ctx, [p.organization_pk for p in parents])
         return [o if o is not None else ctx.refusal("organization.read") for o in found]  # type: ignore[misc]
 
