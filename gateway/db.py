@@ -11,6 +11,8 @@ from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from gateway import card_guard
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -151,3 +153,7 @@ def create_engine(database_url: str, *, connect_timeout: float = 5.0, statement_
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[SerializedSession]:
     return async_sessionmaker(engine, class_=SerializedSession, expire_on_commit=False)
+
+
+# No table ever receives a card number or CVV, whichever code writes it (gateway.card_guard).
+card_guard.install()

@@ -25,7 +25,7 @@ REMOVE = """mutation($input: OrganizationInput!) { removePaymentMethod(input: $i
 def card(world: World, org: str = "acme", **patch: Any) -> dict[str, Any]:
     year = utcnow().year + 2
     return {"organizationId": world.org_id(org), "owner": "RESELLER_CARD", "cardToken": "tok_visa_123",
-            "brand": "visa", "last4": "4242", "expMonth": 7, "expYear": year, "holderName": "Pat Partner", **patch}
+            "brand": "VISA", "last4": "4242", "expMonth": 7, "expYear": year, "holderName": "Pat Partner", **patch}
 
 
 async def with_card(runtime: Any, world: World, org: str = "acme") -> None:
@@ -97,7 +97,13 @@ FULL_NUMBER = "4111 1111 1111 1111"
 @pytest.mark.parametrize("patch, code, field", [
     ({"cardToken": "4111111111111111"}, "CARD_NUMBER_NOT_ACCEPTED", ["cardToken"]),
     ({"holderName": FULL_NUMBER}, "CARD_NUMBER_NOT_ACCEPTED", ["holderName"]),
-    ({"brand": "VISA 5500-0000-0000-0004"}, "CARD_NUMBER_NOT_ACCEPTED", ["brand"]),
+    ({"holderName": "Pat 4111.1111.1111.1111"}, "CARD_NUMBER_NOT_ACCEPTED", ["holderName"]),
+    ({"holderName": "Pat 123"}, "CVV_NOT_ACCEPTED", ["holderName"]),
+    ({"holderName": "Pat 2nd"}, "INVALID_HOLDER_NAME", ["holderName"]),
+    ({"cardToken": "tok_4111_1111_1111_1111"}, "CARD_NUMBER_NOT_ACCEPTED", ["cardToken"]),
+    ({"cardToken": "tok_12345678"}, "INVALID_CARD_TOKEN", ["cardToken"]),
+    ({"cardToken": "tok_short"}, "INVALID_CARD_TOKEN", ["cardToken"]),
+    ({"cardToken": "pm_card_visa_abc"}, "INVALID_CARD_TOKEN", ["cardToken"]),
     ({"last4": "4111111111111111"}, "CARD_NUMBER_NOT_ACCEPTED", ["last4"]),
     ({"last4": "42"}, "INVALID_LAST4", ["last4"]),
     ({"last4": "42a2"}, "INVALID_LAST4", ["last4"]),
@@ -115,6 +121,15 @@ async def test_card_input_refusals(runtime: Any, patch: dict[str, Any], code: st
     async with runtime.sessions() as session:  # nothing stored, nothing audited
         assert await session.scalar(select(func.count()).select_from(models.PaymentMethod)) == 0
         assert await session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+@pytest.mark.parametrize("brand", ["visa", "VISA 5500-0000-0000-0004", "Maestro"])
+async def test_brand_is_one_of_the_card_brands(runtime: Any, brand: str) -> None:
+    world = await build_world(runtime)
+    result = await run_query(runtime, UPDATE, {"input": card(world, brand=brand)}, token=world.tokens["reseller_admin"])
+    assert result.errors and result.data is None and "CardBrand" in result.errors[0]["message"]
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(models.PaymentMethod)) == 0
 
 
 async def test_a_cvv_field_does_not_exist(runtime: Any) -> None:

@@ -157,7 +157,7 @@ async def _update(runtime, world, org_key: str = "acme", role: str = "reseller_a
     from schema.access import authorize_organization
     from schema.billing.service import update_payment_method
 
-    arguments = {"owner": "RESELLER_CARD", "card_token": "tok_1", "brand": "visa", "last4": "4242", "exp_month": 5,
+    arguments = {"owner": "RESELLER_CARD", "card_token": "tok_first_card", "brand": "visa", "last4": "4242", "exp_month": 5,
                  "exp_year": 2030, "holder_name": " Pat ", "today": dt.date(2026, 5, 20), **patch}
     async with runtime.context(token=world.tokens[role]) as ctx:
         async with ctx.transaction():
@@ -168,12 +168,12 @@ async def _update(runtime, world, org_key: str = "acme", role: str = "reseller_a
 async def test_update_payment_method_stores_only_token_details_and_replaces(runtime):
     world = await build_world(runtime)
     first = await _update(runtime, world)
-    second = await _update(runtime, world, owner="CUSTOMER_CARD", last4="0005", card_token="tok_2")
+    second = await _update(runtime, world, owner="CUSTOMER_CARD", last4="0005", card_token="tok_second_card")
     assert first.id == second.id
     async with runtime.sessions() as session:
         [row] = (await session.scalars(select(PaymentMethod))).all()
     assert (row.owner, row.brand, row.last4, row.processor_token, row.holder_name) == (
-        "CUSTOMER_CARD", "VISA", "0005", "tok_2", "Pat")
+        "CUSTOMER_CARD", "VISA", "0005", "tok_second_card", "Pat")
 
 
 @pytest.mark.parametrize("patch, code", [
@@ -185,6 +185,13 @@ async def test_update_payment_method_stores_only_token_details_and_replaces(runt
     ({"exp_year": 2099}, "INVALID_EXPIRY"),
     ({"owner": "SOMEONE"}, "INVALID_CARD_OWNER"),
     ({"brand": " "}, "INVALID_BRAND"),
+    ({"brand": "MAESTRO"}, "INVALID_BRAND"),  # not a CardBrand: OTHER is the catch-all
+    ({"card_token": "tok_4111\u00a01111\u00a01111\u00a01111"}, "CARD_NUMBER_NOT_ACCEPTED"),
+    ({"card_token": "tok_1234567890"}, "INVALID_CARD_TOKEN"),  # never only digits
+    ({"card_token": "card_abcdefgh"}, "INVALID_CARD_TOKEN"),
+    ({"holder_name": "Pat cvv 123"}, "CARD_NUMBER_NOT_ACCEPTED"),
+    ({"holder_name": "Pat ١٢٣٤"}, "CVV_NOT_ACCEPTED"),  # Arabic-Indic digits are digits too
+    ({"holder_name": "Pat 7"}, "INVALID_HOLDER_NAME"),
 ])
 async def test_update_payment_method_refusals(runtime, patch, code):
     world = await build_world(runtime)

@@ -9,7 +9,7 @@ from gateway.context import Context, run_mutation
 from gateway.relay import decode_pk
 from schema.access import authorize_organization
 from schema.billing import service
-from schema.billing.types import PaymentMethod, PaymentMethodPayload
+from schema.billing.types import CardBrand, PaymentMethod, PaymentMethodPayload
 from schema.common import CardOwner
 from schema.organizations.mutations import OrganizationInput
 
@@ -18,12 +18,13 @@ from schema.organizations.mutations import OrganizationInput
 class UpdatePaymentMethodInput:
     organization_id: strawberry.ID
     owner: CardOwner = strawberry.field(description="RESELLER_CARD: the reseller pays; CUSTOMER_CARD: the customer's card.")
-    card_token: str = strawberry.field(description="The payment processor's token for the card.")
-    brand: str
+    card_token: str = strawberry.field(description="The payment processor's token for the card: tok_ followed by 8-64 "
+                                                   "letters, digits or underscores (at least one letter).")
+    brand: CardBrand
     last4: str = strawberry.field(description="Exactly the last 4 digits.")
     exp_month: int
     exp_year: int
-    holder_name: str | None = None
+    holder_name: str | None = strawberry.field(default=None, description="The name on the card (no digits).")
 
 
 @extends(Mutation)
@@ -37,7 +38,7 @@ class BillingMutations:
             decision = await authorize_organization(ctx, "payment_method.update", organization_id)
             row = await service.update_payment_method(
                 ctx, decision, organization_id, owner=input.owner.value, card_token=input.card_token,
-                brand=input.brand, last4=input.last4, exp_month=input.exp_month, exp_year=input.exp_year,
+                brand=input.brand.value, last4=input.last4, exp_month=input.exp_month, exp_year=input.exp_year,
                 holder_name=input.holder_name)
             return PaymentMethodPayload(payment_method=PaymentMethod.from_row(row))
 

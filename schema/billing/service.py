@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.card_guard import CARD_NUMBER_CODE
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.plugins import call_hook, maybe_await
+from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, contains_card_number, skeleton
 from schema.access import audit
 from schema.billing.processor import PaymentDeclined
 from schema.common import parse_money, round_money
@@ -89,40 +91,49 @@ def card_expired(exp_month: int, exp_year: int, today: dt.date | None = None) ->
 
 
 # ---------------------------------------------------------------- never store a card number
-_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+CARD_BRANDS = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "JCB", "DINERS", "UNIONPAY", "OTHER")
+# The processor's token: "tok_" then 8-64 letters, digits or underscores, at least one a letter
+# (so never a bare number, whether a card number, a CVV or an expiry).
+CARD_TOKEN = re.compile(r"tok_(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{8,64}")
+_THREE_OR_FOUR_DIGITS = re.compile(r"(?<![0-9])[0-9]{3,4}(?![0-9])")
 
 
 def looks_like_card_number(text: str) -> bool:
-    """True when ``text`` holds a run of 13-19 digits (single spaces or dashes allowed between) passing Luhn."""
-    for match in _DIGIT_RUN.finditer(text):
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return True
-    return False
+    """True when ``text`` holds a Luhn-valid run of 13-19 digits, whatever separates them (gateway.sensitive)."""
+    return contains_card_number(text)
 
 
 def refuse_card_numbers(fields: dict[str, Any]) -> None:
-    """Refuse any input field that looks like a full card number (it is never stored, not even in errors)."""
+    """Refuse any input field holding a card number or a labelled CVV (it is never stored, not even in errors)."""
     for name, value in fields.items():
-        if isinstance(value, str) and looks_like_card_number(value):
-            raise DomainError(
-                "CARD_NUMBER_NOT_ACCEPTED",
-                "This looks like a full card number. Never send card numbers: tokenize the card with the payment "
-                "processor and send its token as cardToken, with the brand and the last 4 digits only.",
-                name,
-            )
+        if isinstance(value, str) and contains_card_data(value):
+            raise DomainError(CARD_NUMBER_CODE, CARD_NUMBER_MESSAGE, name)
+
+
+def check_holder_name(holder_name: str | None) -> str | None:
+    """The name printed on the card: no digits at all, so neither a CVV nor a card number can hide in it."""
+    holder = holder_name.strip() if holder_name else None
+    if holder is None:
+        return None
+    if len(holder) > 200:
+        raise DomainError("INVALID_HOLDER_NAME", "holderName is at most 200 characters.", "holderName")
+    digits_only = re.sub(r"[^0-9]+", " ", skeleton(holder).replace(IGNORED, ""))
+    if _THREE_OR_FOUR_DIGITS.search(digits_only):
+        raise DomainError("CVV_NOT_ACCEPTED", "holderName holds a 3 or 4 digit number, which may be the card's "
+                          "security code (CVV). Never send the CVV; holderName is the name on the card.", "holderName")
+    if digits_only.strip():
+        raise DomainError("INVALID_HOLDER_NAME", "holderName is the name printed on the card: it has no digits.",
+                          "holderName")
+    return holder
+
+
+def check_card_token(card_token: str) -> str:
+    token = card_token.strip()
+    if not CARD_TOKEN.fullmatch(token):
+        raise DomainError("INVALID_CARD_TOKEN", "cardToken must be the payment processor's token: tok_ followed by 8 "
+                          "to 64 letters, digits or underscores, at least one of them a letter (never the card "
+                          "number).", "cardToken")
+    return token
 
 
 # ---------------------------------------------------------------- the card on file
@@ -138,13 +149,10 @@ async def update_payment_method(
     refuse_card_numbers({"cardToken": card_token, "brand": brand, "last4": last4, "holderName": holder_name})
     if owner not in CARD_OWNERS:
         raise DomainError("INVALID_CARD_OWNER", "owner must be RESELLER_CARD or CUSTOMER_CARD.", "owner")
-    token = card_token.strip()
-    if not token or len(token) > 200 or any(c.isspace() for c in token):
-        raise DomainError("INVALID_CARD_TOKEN", "cardToken must be the payment processor's token for the card "
-                          "(1 to 200 characters, no spaces).", "cardToken")
+    token = check_card_token(card_token)
     brand = brand.strip().upper()
-    if not brand or len(brand) > 30:
-        raise DomainError("INVALID_BRAND", "brand must be the card brand, e.g. VISA or MASTERCARD.", "brand")
+    if brand not in CARD_BRANDS:
+        raise DomainError("INVALID_BRAND", f"brand must be one of {', '.join(CARD_BRANDS)}.", "brand")
     if not re.fullmatch(r"\d{4}", last4 or ""):
         raise DomainError("INVALID_LAST4", "last4 must be exactly the last 4 digits of the card.", "last4")
     if not 1 <= exp_month <= 12:
@@ -154,9 +162,7 @@ async def update_payment_method(
         raise DomainError("CARD_EXPIRED", "This card has expired; use a card that is still valid.", "expYear")
     if exp_year > today.year + 30:
         raise DomainError("INVALID_EXPIRY", "expYear is too far in the future.", "expYear")
-    holder = holder_name.strip() if holder_name else None
-    if holder is not None and len(holder) > 200:
-        raise DomainError("INVALID_HOLDER_NAME", "holderName is at most 200 characters.", "holderName")
+    holder = check_holder_name(holder_name)
     organization = await ctx.session.get(Organization, organization_id)
     if owner == "RESELLER_CARD" and (organization is None or organization.partner_id is None):
         raise DomainError("NO_RESELLER", "A direct customer has no reseller; use CUSTOMER_CARD.", "owner")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import strawberry
 from sqlalchemy import select
@@ -16,6 +17,18 @@ from schema.models import Payment as PaymentRow
 from schema.models import PaymentMethod as PaymentMethodRow
 from schema.organizations.types import Organization, organizations_by_pk
 from schema.subscriptions.types import ProductSubscription, subscriptions_by_pk
+
+
+@strawberry.enum(description="The card's brand (OTHER for any brand not listed).")
+class CardBrand(enum.Enum):
+    VISA = "VISA"
+    MASTERCARD = "MASTERCARD"
+    AMEX = "AMEX"
+    DISCOVER = "DISCOVER"
+    JCB = "JCB"
+    DINERS = "DINERS"
+    UNIONPAY = "UNIONPAY"
+    OTHER = "OTHER"
 
 
 @strawberry.type(description="The card on file: processor token details only, never the card number or CVV.")

@@ -1,0 +1,207 @@
+"""Finding card numbers (and CVVs) in any text, however the digits are dressed up.
+
+A card number (PAN) is 13 to 19 digits that pass the Luhn check. People and attackers write
+them with anything between the digits: spaces, dots, dashes, slashes, underscores, NBSP,
+zero-width spaces and joiners, soft hyphens, full-width or other scripts' digits. So the text
+is first reduced to a *skeleton* of the same length, one character per character:
+
+- a digit of any script (after NFKC: full-width ``４``, superscript ``¹``, circled ``①``) -> that ASCII digit;
+- an invisible format or combining character (Unicode Cf, Mn, Me, Cn) -> ``IGNORED``, which
+  never separates anything;
+- a letter (except modifier letters such as ``ー``) or another kind of number -> ``a``, which ends a run;
+- anything else (spaces of every kind, punctuation, symbols, controls) -> a separator.
+
+A *run* is digits joined by at most ``MAX_GAP`` visible separators each. A run of 13-19 digits
+that passes Luhn is a card number; in a longer run, any consecutive groups of digits adding
+up to 13-19 are tried, so a number hidden between other numbers is found too. Runs whose
+digit groups are glued to letters (``Visa4111…``) count as well.
+
+To keep normal text usable, machine identifiers and common number formats are not runs:
+UUIDs, hexadecimal digests (20+ hex characters with a letter), ISO dates and clock times,
+and phone numbers written with a ``+`` and a country code of 1-3 digits.
+
+A CVV is recognised by its label (``CVV 123``, ``cvc2: 1234``, ``security code 123``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Any, Iterator
+
+MIN_DIGITS, MAX_DIGITS = 13, 19
+MAX_GAP = 5  # visible separator characters between two digits of one run
+IGNORED = "\x00"
+
+# Not card numbers although they are digits between separators.
+_NOT_RUNS = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUID
+    r"|(?<![0-9A-Za-z])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{20,}(?![0-9A-Za-z])"  # hex digest
+    r"|(?<![0-9])(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])(?![0-9])"  # ISO date
+    r"|(?<![0-9])(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,9})?)?(?![0-9])"  # clock time
+    r"|(?<![0-9+])\+[0-9]{1,3}(?=[ .()-])"  # the country code of a phone number
+)
+_SEPARATOR = rf"[^0-9A-Za-z{IGNORED}]"
+# A gap between two digit groups: invisible characters, and at most MAX_GAP visible separators.
+_GAP = rf"(?:{IGNORED}+(?:{_SEPARATOR}{IGNORED}*){{0,{MAX_GAP}}}|(?:{_SEPARATOR}{IGNORED}*){{1,{MAX_GAP}}})"
+_RUN = re.compile(rf"[0-9]+(?:{_GAP}[0-9]+)*")
+# Cheap first look for plain ASCII text: 13 digits, each within MAX_GAP + 1 characters of the next.
+_MAYBE_PAN = re.compile(rf"[0-9](?:[^0-9]{{0,{MAX_GAP}}}[0-9]){{{MIN_DIGITS - 1}}}")
+_CVV = re.compile(
+    r"(?i)(?<![a-z])(?:cvv2?|cvc2?|cav2|csc|card\s*(?:verification|security)\s*(?:value|code)|security\s*code)"
+    r"(?![a-z])\W{0,5}([0-9]{3,4})(?![0-9])"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+@lru_cache(maxsize=4096)
+def _skeleton_char(char: str) -> str:
+    if char.isascii():
+        return char
+    normal = unicodedata.normalize("NFKC", char)
+    if len(normal) == 1 and normal.isascii():
+        if normal.isdigit() or normal.isalpha():
+            return normal
+    value = unicodedata.decimal(char, None)
+    if value is None and len(normal) == 1:
+        value = unicodedata.decimal(normal, None)
+    if value is not None:
+        return str(value)
+    category = unicodedata.category(char)
+    if category in ("Cf", "Mn", "Me", "Cn"):
+        return IGNORED
+    if category[0] in ("L", "N") and category != "Lm":  # modifier letters (ー) look like dashes
+        return "a"
+    return " "
+
+
+def skeleton(text: str) -> str:
+    """``text`` with one character per character: ASCII digits, ``a`` for letters, separators, IGNORED."""
+    base = text if text.isascii() else "".join(map(_skeleton_char, text))
+    return _NOT_RUNS.sub(lambda match: "a" * len(match.group()), base)
+
+
+def _candidates(run: str) -> Iterator[str]:
+    """The digit strings of a run that could be a card number: all of it, or consecutive groups of it."""
+    groups = re.findall(r"[0-9]+", run)
+    digits = "".join(groups)
+    if len(digits) <= MAX_DIGITS:
+        yield digits
+        return
+    for start in range(len(groups)):
+        joined = ""
+        for group in groups[start:]:
+            joined += group
+            if len(joined) > MAX_DIGITS:
+                break
+            if len(joined) >= MIN_DIGITS:
+                yield joined
+
+
+def find_card_numbers(text: str) -> list[tuple[int, int, str]]:
+    """Every card number in ``text``: (start, end, digits), positions in ``text`` itself."""
+    if not text or (text.isascii() and not _MAYBE_PAN.search(text)):
+        return []
+    found = []
+    for match in _RUN.finditer(skeleton(text)):
+        for digits in _candidates(match.group()):
+            if MIN_DIGITS <= len(digits) and luhn_valid(digits):
+                found.append((match.start(), match.end(), digits))
+                break
+    return found
+
+
+def contains_card_number(text: str) -> bool:
+    return bool(find_card_numbers(text))
+
+
+def contains_cvv(text: str) -> bool:
+    """True when ``text`` labels a 3-4 digit number as a CVV / CVC / security code."""
+    return bool(text) and bool(_CVV.search(skeleton(text).replace(IGNORED, "")))
+
+
+def contains_card_data(text: str) -> bool:
+    return contains_card_number(text) or contains_cvv(text)
+
+
+def mask_card_number(digits: str) -> str:
+    """The first 6 and last 4 digits, the rest as ``*`` (what a card may show): 411111******1111."""
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def redact_card_data(text: str) -> str:
+    """``text`` with every card number masked (first 6 / last 4) and every labelled CVV as ``***``."""
+    if not isinstance(text, str) or not text:
+        return text
+    found = find_card_numbers(text)
+    for start, end, digits in reversed(found):
+        text = text[:start] + mask_card_number(digits) + text[end:]
+    if any(char.isdigit() for char in text) and contains_cvv(text):
+        text = _redact_cvv(text)
+    return text
+
+
+def _redact_cvv(text: str) -> str:
+    base = skeleton(text)
+    if IGNORED in base:  # drop the invisible characters so positions match the pattern's
+        text = "".join(char for char, mapped in zip(text, base) if mapped != IGNORED)
+        base = base.replace(IGNORED, "")
+    for match in reversed(list(_CVV.finditer(base))):
+        text = text[:match.start(1)] + "***" + text[match.end(1):]
+    return text
+
+
+def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The path of the first string (or number, or key) in ``value`` holding card data; None if clean.
+
+    ``value`` may be text, a number or nested dicts and lists (JSON); a string that is a JSON
+    document is looked into as well, so escaped separators (``\\u00a0``) do not hide a number.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else repr(value)
+    if isinstance(value, int):
+        return path if contains_card_number(str(value)) else None
+    if isinstance(value, str):
+        if contains_card_data(value):
+            return path
+        stripped = value.lstrip()
+        if stripped[:1] in ("{", "[", '"') and "\\u" in value:
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                return None
+            return find_card_data(decoded, path)
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and contains_card_data(key):
+                return (*path, key)
+            found = find_card_data(item, (*path, str(key)))
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = find_card_data(item, (*path, str(index)))
+            if found is not None:
+                return found
+    return None
+
+
+CARD_NUMBER_MESSAGE = (
+    "This looks like a card number or a card security code (CVV). Card data is never stored: remove it. "
+    "To set a card, tokenize it with the payment processor and send only its token, brand, last 4 digits "
+    "and expiry.")
