@@ -15,6 +15,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCac
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import UNRESOLVED, StrawberryField
 
+from gateway.card_inputs import refuse_card_data_in_mutations
 from gateway.errors import MaskUnexpectedErrors, PluginContractError
 from gateway.refusals import ReportRefusedFields, tolerate_refusals
 from gateway.relay import Node
@@ -147,4 +148,5 @@ def build_schema(
     except Exception as error:
         raise PluginContractError(f"the composed schema is invalid: {error}") from error
     tolerate_refusals(schema._schema)
+    refuse_card_data_in_mutations(schema)  # every mutation's input, before any work
     return schema
