@@ -44,6 +44,7 @@ class Action:
     allowed: frozenset[str]
     restricted: frozenset[str] = frozenset()
     restricted_code: str = "PARTNER_ADMIN_RESTRICTED"
+    restricted_message: str = ""  # the user error's message; default: "A partner admin cannot <description>; ..."
     mutates: bool = True
     owner: str = field(default="", compare=False)
 
@@ -118,7 +119,8 @@ class ActionRegistry:
             if grant.name in action.restricted:
                 raise DomainError(
                     action.restricted_code,
-                    f"A partner admin cannot {action.description}; only the organization's super admin can.",
+                    action.restricted_message
+                    or f"A partner admin cannot {action.description}; only the organization's super admin can.",
                 )
         reason = f" {refusal}" if refusal else ""
         raise Forbidden(f"You are not allowed to {action.description}.{reason}".rstrip(), action=name)

@@ -32,7 +32,11 @@ CORE_ACTIONS = [
     _read("organization.read_billing", "read this organization's payment details",
           ORG_ADMINS | {DELEGATED_ADMIN, MAPPED_ADMIN, PLATFORM_ADMIN}),
     _read("organization.read_audit", "read this organization's audit log",
-          ORG_ADMINS | {DELEGATED_ADMIN, MAPPED_ADMIN, PLATFORM_ADMIN, PLATFORM_ANALYST}),
+          ORG_ADMINS | {DELEGATED_ADMIN, PLATFORM_ADMIN, PLATFORM_ANALYST}),
+    # The log records business data (users, mail addresses): a partner with the mapping only reads
+    # what its own people did in the organization, not the customer's (or another partner's) actions.
+    _read("organization.read_partner_audit", "read what your partner did in this organization (audit log)",
+          frozenset({MAPPED_ADMIN})),
     _read("partner.read_customers", "list this partner's customers", PARTNER_READERS),
     _read("partner.read_resellers", "list this partner's resellers", PARTNER_READERS),
     _read("partner.read_deals", "read this partner's large deals",
@@ -44,6 +48,12 @@ CORE_ACTIONS = [
            frozenset({MEMBER_ADMIN, PARENT_ADMIN, PLATFORM_ADMIN})),
     Action("organization.add_member", "add a user to this organization",
            ORG_ADMINS | {DELEGATED_ADMIN, PLATFORM_ADMIN}),
+    # Giving a user an admin role is the organization's own decision: a partner admin acting through
+    # delegated access adds members (role MEMBER) only; those memberships end when the delegation does.
+    Action("organization.add_admin_member", "add a user with an admin role (ADMIN or SUPER_ADMIN) to this organization",
+           ORG_ADMINS | {PLATFORM_ADMIN}, restricted=frozenset({DELEGATED_ADMIN}),
+           restricted_message="A partner admin can add organization members with the role MEMBER only; "
+                              "only the organization's super admin or admins can give a user an admin role."),
     # ------------------------------------------------------------ partners
     Action("partner.create", "create a partner", frozenset({PLATFORM_ADMIN})),
     Action("partner.create_reseller", "create a reseller under this partner", frozenset({MEMBER_ADMIN, PLATFORM_ADMIN})),

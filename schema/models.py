@@ -70,6 +70,9 @@ class OrganizationMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))  # SUPER_ADMIN ADMIN MEMBER
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The partner whose admin added this member through delegated admin access: the membership
+    # lasts only as long as that delegation (revoking it removes the membership).
+    created_via_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
 
 
 class PartnerMapping(Base):

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import strawberry
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_, select, true
 from strawberry.scalars import JSON
 
 from gateway.batch import batch_field
@@ -65,13 +65,24 @@ class OrganizationAuditFields:
     async def audit_events(parents: list[Organization], ctx: Context, first: int | None = None,
                            after: str | None = None) -> list[Connection[AuditEvent]]:
         allowed = await allowed_organizations(ctx, "organization.read_audit", [p.pk for p in parents])
-        keys = [p.pk for p in parents if p.pk in allowed]
+        own_only = await allowed_organizations(ctx, "organization.read_partner_audit",
+                                               [p.pk for p in parents if p.pk not in allowed])
+        keys = [p.pk for p in parents if p.pk in allowed or p.pk in own_only]
         pages = await paginate_grouped(
-            ctx, select(AuditEventRow).where(AuditEventRow.organization_id.in_(keys)), entity=AuditEventRow,
-            sort=AUDIT_SORT, page=PageArgs(first=first, after=after), to_node=AuditEvent.from_row,
-            group_by=AuditEventRow.organization_id, group_keys=keys,
+            ctx, select(AuditEventRow).where(AuditEventRow.organization_id.in_(keys),
+                                             await _own_partner_events_only(ctx, own_only)),
+            entity=AuditEventRow, sort=AUDIT_SORT, page=PageArgs(first=first, after=after),
+            to_node=AuditEvent.from_row, group_by=AuditEventRow.organization_id, group_keys=keys,
         ) if keys else {}
         return [pages.get(p.pk) or refusal(ctx, "organization.read_audit") for p in parents]
+
+
+async def _own_partner_events_only(ctx: Context, organization_pks: set[int]) -> ColumnElement[bool]:
+    """In ``organization_pks`` (read through the mapping only), just the events of the viewer's own partners."""
+    if not organization_pks:
+        return true()
+    own = [pk for pk, role in (await active_partner_roles(ctx)).items() if role == "PARTNER_ADMIN"]
+    return AuditEventRow.organization_id.not_in(list(organization_pks)) | AuditEventRow.partner_id.in_(own)
 
 
 @extends(Query)
@@ -102,16 +113,16 @@ def _readable_audit_clause(viewer: Any, partner_roles: dict[int, str]) -> Column
     admin_orgs = [pk for pk, role in viewer.organization_roles.items() if role in ("SUPER_ADMIN", "ADMIN")]
     admin_partners = [pk for pk, role in partner_roles.items() if role == "PARTNER_ADMIN"]
     partner_readers = [pk for pk, role in partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
-    managed = (
-        select(OrganizationRow.id).where(OrganizationRow.partner_id.in_(admin_partners))
-        .union(select(PartnerAccessRow.organization_id)
-               .join(OrganizationRow, OrganizationRow.id == PartnerAccessRow.organization_id)
-               .where(PartnerAccessRow.partner_id.in_(admin_partners), PartnerAccessRow.status == "ACTIVE",
-                      OrganizationRow.domain_verified.is_(True)))
-    )
+    delegated = (select(PartnerAccessRow.organization_id)
+                 .join(OrganizationRow, OrganizationRow.id == PartnerAccessRow.organization_id)
+                 .where(PartnerAccessRow.partner_id.in_(admin_partners), PartnerAccessRow.status == "ACTIVE",
+                        OrganizationRow.domain_verified.is_(True)))
+    mapped = select(OrganizationRow.id).where(OrganizationRow.partner_id.in_(admin_partners))
     return or_(
         AuditEventRow.organization_id.in_(admin_orgs),
-        AuditEventRow.organization_id.in_(managed),
+        AuditEventRow.organization_id.in_(delegated),
+        # organization.read_partner_audit: through the mapping alone, only what the partner itself did
+        AuditEventRow.organization_id.in_(mapped) & AuditEventRow.partner_id.in_(admin_partners),
         AuditEventRow.organization_id.is_(None) & AuditEventRow.partner_id.in_(partner_readers),
     )
 
@@ -121,14 +132,18 @@ async def visible_audit_events(ctx: Context, pks: list[int]) -> list[AuditEvent 
     viewer = ctx.require_user()
     rows = {row.id: row for row in (await ctx.session.scalars(
         select(AuditEventRow).where(AuditEventRow.id.in_(pks)))).all()}
-    readable_orgs = await allowed_organizations(
-        ctx, "organization.read_audit", [r.organization_id for r in rows.values() if r.organization_id is not None])
-    partner_readers = {pk for pk, role in (await active_partner_roles(ctx)).items()
-                       if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")}
+    organization_pks = [r.organization_id for r in rows.values() if r.organization_id is not None]
+    readable_orgs = await allowed_organizations(ctx, "organization.read_audit", organization_pks)
+    own_events_orgs = await allowed_organizations(ctx, "organization.read_partner_audit", organization_pks)
+    roles = await active_partner_roles(ctx)
+    partner_readers = {pk for pk, role in roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")}
+    partner_admins = {pk for pk, role in roles.items() if role == "PARTNER_ADMIN"}
 
     def visible(row: AuditEventRow) -> bool:
         if viewer.platform_role in ("ADMIN", "ANALYST") or row.organization_id in readable_orgs:
             return True
+        if row.organization_id in own_events_orgs:
+            return row.partner_id in partner_admins
         return row.organization_id is None and row.partner_id in partner_readers
 
     return [AuditEvent.from_row(rows[pk]) if pk in rows and visible(rows[pk]) else None for pk in pks]

@@ -125,7 +125,7 @@ class OrganizationMutations:
         async def body() -> OrganizationPayload:
             decision = await authorize_organization(ctx, "organization.tag_partner", org_pk)
             organization = await service.load_organization(ctx, org_pk, for_update=True)
-            old, partner = await service.tag_partner(ctx, organization, input.partner_code)
+            old, partner = await service.tag_partner(ctx, organization, input.partner_code, via=decision.via)
             audit(ctx, decision, "organization.tag_partner", organization_id=org_pk,
                   details={"partnerCode": partner.code, "oldPartnerId": old, "newPartnerId": partner.id})
             forget_access(ctx)
@@ -141,7 +141,7 @@ class OrganizationMutations:
         async def body() -> OrganizationPayload:
             decision = await authorize_organization(ctx, "organization.revoke_partner_access", org_pk)
             organization = await service.load_organization(ctx, org_pk, for_update=True)
-            revoked = await service.revoke_partner_access(ctx, organization)
+            revoked = await service.revoke_partner_access(ctx, organization, via=decision.via)
             audit(ctx, decision, "organization.revoke_partner_access", organization_id=org_pk,
                   details={"partnerIds": revoked})
             forget_access(ctx)

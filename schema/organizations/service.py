@@ -134,7 +134,8 @@ async def partner_by_code(ctx: Context, code: str) -> Partner:
     return partner
 
 
-async def tag_partner(ctx: Context, organization: Organization, code: str) -> tuple[int | None, Partner]:
+async def tag_partner(ctx: Context, organization: Organization, code: str, *,
+                      via: str = "MEMBERSHIP") -> tuple[int | None, Partner]:
     """The customer tags a partner: the new mapping replaces the old one, the history keeps both."""
     partner = await partner_by_code(ctx, code)
     if partner.status != "ACTIVE":
@@ -148,7 +149,7 @@ async def tag_partner(ctx: Context, organization: Organization, code: str) -> tu
         mapping.unmapped_at = now
     if old_partner_id is not None:
         # The customer moved to another partner: the old partner's delegated admin access ends with the mapping.
-        await _revoke(ctx, organization, [old_partner_id])
+        await _revoke(ctx, organization, [old_partner_id], via=via)
     ctx.session.add(PartnerMapping(organization_id=organization.id, partner_id=partner.id, mapped_by="CUSTOMER",
                                    mapped_at=now))
     organization.partner_id = partner.id
@@ -159,7 +160,10 @@ async def tag_partner(ctx: Context, organization: Organization, code: str) -> tu
     return old_partner_id, partner
 
 
-async def _revoke(ctx: Context, organization: Organization, partner_ids: list[int] | None = None) -> list[int]:
+async def _revoke(ctx: Context, organization: Organization, partner_ids: list[int] | None = None, *,
+                  via: str) -> list[int]:
+    """End delegated admin access (every partner's, or ``partner_ids``'), and with it the memberships those
+    partners' admins created through it; ``via``: how the revoker reaches the organization (for the audit)."""
     stmt = select(PartnerAccess).where(PartnerAccess.organization_id == organization.id, PartnerAccess.status == "ACTIVE")
     if partner_ids is not None:
         stmt = stmt.where(PartnerAccess.partner_id.in_(partner_ids))
@@ -171,12 +175,32 @@ async def _revoke(ctx: Context, organization: Organization, partner_ids: list[in
         revoked.append(access.partner_id)
     await ctx.session.flush()
     for partner_id in revoked:
+        await remove_members_added_by_partner(ctx, organization, partner_id, via=via)
         await call_hook(ctx.hooks.delegated_access_revoked, ctx=ctx, organization=organization, partner_id=partner_id)
     return revoked
 
 
-async def revoke_partner_access(ctx: Context, organization: Organization) -> list[int]:
-    revoked = await _revoke(ctx, organization)
+async def remove_members_added_by_partner(ctx: Context, organization: Organization, partner_id: int, *,
+                                          via: str) -> list[OrganizationMember]:
+    """Remove the organization's members that ``partner_id``'s admins added through delegated access.
+
+    Delegated access is lent, not given: whoever the partner let in (its own staff included) loses every
+    access that came from the delegation when it ends. Each removal is audited in the organization's
+    log (``organization.remove_member``, reason DELEGATED_ACCESS_REVOKED), which the customer reads."""
+    members = (await ctx.session.scalars(select(OrganizationMember).where(
+        OrganizationMember.organization_id == organization.id, OrganizationMember.created_via_partner_id == partner_id,
+    ).order_by(OrganizationMember.id).with_for_update())).all()
+    for member in members:
+        await ctx.session.delete(member)
+        ctx.audit("organization.remove_member", via=via, organization_id=organization.id, partner_id=partner_id,
+                  details={"userId": member.user_id, "role": member.role, "addedByPartnerId": partner_id,
+                           "reason": "DELEGATED_ACCESS_REVOKED"})
+    await ctx.session.flush()
+    return list(members)
+
+
+async def revoke_partner_access(ctx: Context, organization: Organization, *, via: str = "MEMBERSHIP") -> list[int]:
+    revoked = await _revoke(ctx, organization, via=via)
     if not revoked:
         raise DomainError("NO_ACTIVE_PARTNER_ACCESS", "No partner has delegated admin access to this organization.")
     return revoked

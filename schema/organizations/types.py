@@ -84,15 +84,23 @@ class OrganizationMember:
     role: OrganizationRole
     joined_at: dt.datetime
     user_pk: strawberry.Private[int]
+    added_by_partner_pk: strawberry.Private[int | None] = None
 
     @classmethod
     def from_row(cls, row: MemberRow) -> "OrganizationMember":
-        return cls(role=OrganizationRole(row.role), joined_at=row.created_at, user_pk=row.user_id)
+        return cls(role=OrganizationRole(row.role), joined_at=row.created_at, user_pk=row.user_id,
+                   added_by_partner_pk=row.created_via_partner_id)
 
     @batch_field
     @staticmethod
     async def user(parents: list["OrganizationMember"], ctx: Context) -> list[User]:
         return await users_by_pk(ctx, [p.user_pk for p in parents])  # type: ignore[return-value]
+
+    @batch_field(description="The partner whose admin added this member through delegated admin access; the "
+                             "membership ends when that partner's access is revoked. Null for the organization's own.")
+    @staticmethod
+    async def added_by_partner(parents: list["OrganizationMember"], ctx: Context) -> list[Partner | None]:
+        return await partners_by_pk(ctx, [p.added_by_partner_pk for p in parents])
 
 
 @strawberry.type(description="A customer organization.")

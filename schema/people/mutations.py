@@ -10,7 +10,7 @@ from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
 from gateway.errors import UserError
 from gateway.relay import decode_pk
-from schema.access import audit, authorize_organization, authorize_partner
+from schema.access import DELEGATED_ADMIN, audit, authorize_organization, authorize_partner
 from schema.common import OrganizationRole, PartnerRole
 from schema.organizations.types import OrganizationMember
 from schema.people import service
@@ -115,10 +115,13 @@ class PeopleMutations:
 
         async def body() -> OrganizationMemberPayload:
             decision = await authorize_organization(ctx, "organization.add_member", org_pk)
+            if input.role is not OrganizationRole.MEMBER:  # an admin role: PARTNER_ADMIN_RESTRICTED for a partner
+                await authorize_organization(ctx, "organization.add_admin_member", org_pk)
+            via_partner = decision.grant.partner_id if decision.grant.name == DELEGATED_ADMIN else None
             member = await service.add_organization_member(ctx, org_pk, email=input.email, name=input.name,
-                                                           role=input.role.value)
+                                                           role=input.role.value, via_partner_id=via_partner)
             audit(ctx, decision, "organization.add_member", organization_id=org_pk,
-                  details={"userId": member.user_id, "role": member.role})
+                  details={"userId": member.user_id, "role": member.role, "addedByPartnerId": via_partner})
             return OrganizationMemberPayload(member=OrganizationMember.from_row(member))
 
         return await run_mutation(ctx, OrganizationMemberPayload, body)

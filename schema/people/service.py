@@ -49,9 +49,16 @@ async def remove_partner_member(ctx: Context, partner_id: int, user_id: int) -> 
 
 
 async def add_organization_member(ctx: Context, organization_id: int, *, email: str, name: str | None,
-                                  role: str) -> OrganizationMember:
+                                  role: str, via_partner_id: int | None = None) -> OrganizationMember:
+    """Add a user to an organization. ``via_partner_id``: the partner whose admin acts through delegated
+    access; it may add role MEMBER only, and the membership is recorded as that partner's, so that revoking
+    the delegation removes it (``remove_members_added_by_partner``)."""
     if role not in ORGANIZATION_ROLES:
         raise DomainError("INVALID_ROLE", f"role must be one of {', '.join(ORGANIZATION_ROLES)}.", "role")
+    if via_partner_id is not None and role != "MEMBER":
+        raise DomainError("PARTNER_ADMIN_RESTRICTED",
+                          "A partner admin can add organization members with the role MEMBER only; only the "
+                          "organization's super admin or admins can give a user an admin role.", "role")
     if role == "SUPER_ADMIN" and await ctx.session.scalar(select(func.count()).select_from(OrganizationMember).where(
             OrganizationMember.organization_id == organization_id, OrganizationMember.role == "SUPER_ADMIN")):
         raise DomainError("SUPER_ADMIN_EXISTS", "An organization has one super admin; add this user as ADMIN.", "role")
@@ -60,7 +67,8 @@ async def add_organization_member(ctx: Context, organization_id: int, *, email: 
         OrganizationMember.organization_id == organization_id, OrganizationMember.user_id == user.id))
     if existing is not None:
         raise DomainError("ALREADY_MEMBER", f"{user.email} is already a member ({existing.role}).", "email")
-    member = OrganizationMember(organization_id=organization_id, user_id=user.id, role=role)
+    member = OrganizationMember(organization_id=organization_id, user_id=user.id, role=role,
+                                created_via_partner_id=via_partner_id)
     ctx.session.add(member)
     await ctx.session.flush()
     return member
