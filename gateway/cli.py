@@ -368,6 +368,15 @@ def _register_query() -> None:
 _register_query()
 
 
+def _register_catalog() -> None:
+    from gateway.catalog import catalog_group
+
+    cli.add_command(catalog_group)
+
+
+_register_catalog()
+
+
 # ---------------------------------------------------------------- entry point
 def add_plugin_commands(group: GatewayGroup) -> None:
     """Add the enabled plugins' click commands; a failure is remembered, not fatal (built-ins report it)."""

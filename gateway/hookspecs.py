@@ -77,6 +77,17 @@ def gateway_cli_commands() -> list[Any]:
 
 
 @hookspec
+def gateway_seed_catalog(session: Any) -> Any:
+    """Add whatever is missing of this plugin's sellable catalog (products, plans, add-ons, prices and
+    product-specific price lists), idempotently and without any demo rows; existing rows are left alone.
+
+    Return (or await to) how many rows of each kind were added, e.g. ``{"plans": 8}``; empty when
+    nothing was missing. Called by ``gateway catalog seed`` (allowed in production) in plugin order,
+    the core first, in one transaction.
+    """
+
+
+@hookspec
 def gateway_seed_demo(session: Any, demo: Any) -> Any:
     """Add this plugin's demo rows (idempotent); ``demo`` carries what earlier seeders made.
 

@@ -103,6 +103,13 @@ def gateway_viewer_memberships(session: Any, user_id: int) -> Any:
 
 
 @hookimpl
+def gateway_seed_catalog(session: Any) -> Any:
+    from schema.catalog.service import seed_standard_catalog
+
+    return seed_standard_catalog(session)
+
+
+@hookimpl
 def gateway_seed_demo(session: Any, demo: Any) -> Any:
     async def seed() -> None:
         for part in _parts():

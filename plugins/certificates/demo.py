@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
@@ -60,6 +60,14 @@ async def ensure_certificate_catalog(session: AsyncSession) -> dict[str, Certifi
             session.add(existing[code])
     await session.flush()
     return existing
+
+
+async def seed_certificate_catalog(session: AsyncSession) -> dict[str, int]:
+    """The plugin's ``gateway_seed_catalog``: the certificate catalog, reporting how many types it added."""
+    count = select(func.count()).select_from(CertificateType)
+    before = await session.scalar(count) or 0
+    await ensure_certificate_catalog(session)
+    return {"certificate types": (await session.scalar(count) or 0) - before}
 
 
 async def seed_demo(session: AsyncSession, demo: Any, *, now: dt.datetime | None = None) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.hookspecs import hookimpl
 from plugins.certificates.actions import ACTIONS
-from plugins.certificates.demo import seed_demo
+from plugins.certificates.demo import seed_certificate_catalog, seed_demo
 from plugins.certificates.models import CertificateInventory, CertificateType
 from plugins.certificates.mutations import CertificateMutations
 from plugins.certificates.queries import CertificateQueries
@@ -47,6 +47,11 @@ def gateway_node_resolvers() -> dict[str, Any]:
 @hookimpl
 def gateway_actions() -> list[Any]:
     return ACTIONS
+
+
+@hookimpl
+def gateway_seed_catalog(session: Any) -> Any:
+    return seed_certificate_catalog(session)
 
 
 @hookimpl

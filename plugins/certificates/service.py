@@ -18,6 +18,7 @@ from gateway.errors import DomainError, NotFound
 from plugins.certificates.models import CertificateInventory, CertificateType
 from schema.billing.proration import prorate
 from schema.billing.service import add_invoice_line
+from schema.catalog.service import CATALOG_STEP, refuse_if_catalog_empty
 from schema.models import InvoiceLine, Plan, Product, Subscription, SubscriptionChange
 
 CERTIFICATES_PRODUCT = "CERTIFICATES"
@@ -74,9 +75,10 @@ async def certificate_plan(session: AsyncSession) -> Plan:
         .where(Plan.code == CERTIFICATE_PLAN, Product.code == CERTIFICATES_PRODUCT)
     )
     if plan is None:
+        await refuse_if_catalog_empty(session)
         raise DomainError("CERTIFICATE_PLAN_MISSING",
                           f"The catalog has no {CERTIFICATE_PLAN} plan of product {CERTIFICATES_PRODUCT}; "
-                          "ask a platform admin to add it.")
+                          f"ask a platform admin to load the catalog (`{CATALOG_STEP}`).")
     return plan
 
 
@@ -98,6 +100,9 @@ async def _resolve_items(session: AsyncSession, items: Sequence[Item], path: lis
     if not items:
         raise DomainError("NO_ITEMS", "Give at least one certificate type and quantity.", [*path])
     known = await types_by_code(session, (item.code.strip().upper() for item in items))
+    if not known and await session.scalar(select(CertificateType.id).limit(1)) is None:
+        raise DomainError("CATALOG_EMPTY", "No certificate types are defined yet: a platform admin must load the "
+                          f"catalog (`{CATALOG_STEP}` on the server), then try again.")
     seen: set[str] = set()
     resolved = []
     for index, item in enumerate(items):

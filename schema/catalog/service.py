@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import DomainError
@@ -37,6 +37,10 @@ ADD_ONS = [
 ]
 CURRENCY = "USD"
 
+CATALOG_STEP = "gateway catalog seed"
+CATALOG_EMPTY = (f"No products are defined yet, so nothing can be ordered: a platform admin must load the "
+                 f"catalog (`{CATALOG_STEP}` on the server), then try again.")
+
 
 async def seed_catalog(session: AsyncSession) -> dict[str, int]:
     """Add the missing products, plans and add-ons of the standard catalog (idempotent); ids by code."""
@@ -61,17 +65,40 @@ async def seed_catalog(session: AsyncSession) -> dict[str, int]:
     return {code: row.id for code, row in products.items()}
 
 
+async def seed_standard_catalog(session: AsyncSession) -> dict[str, int]:
+    """The core's ``gateway_seed_catalog``: ``seed_catalog``, reporting how many rows of each kind it added."""
+    before = await catalog_counts(session)
+    await seed_catalog(session)
+    after = await catalog_counts(session)
+    return {kind: after[kind] - before[kind] for kind in after}
+
+
+async def catalog_counts(session: AsyncSession) -> dict[str, int]:
+    return {kind: await session.scalar(select(func.count()).select_from(table)) or 0
+            for kind, table in (("products", Product), ("plans", Plan), ("add-ons", AddOn))}
+
+
+async def refuse_if_catalog_empty(session: AsyncSession) -> None:
+    """An order on a database whose catalog was never loaded says what to do, not "unknown plan"."""
+    if await session.scalar(select(Product.id).limit(1)) is None:
+        raise DomainError("CATALOG_EMPTY", CATALOG_EMPTY)
+
+
 async def plan_by_code(session: AsyncSession, code: str, field: str = "planCode") -> Plan:
     plan = await session.scalar(select(Plan).where(Plan.code == code.strip().upper()))
     if plan is None:
-        raise DomainError("UNKNOWN_PLAN", f"There is no plan with the code {code!r}.", field)
+        await refuse_if_catalog_empty(session)
+        raise DomainError("UNKNOWN_PLAN", f"There is no plan with the code {code!r}; the `products` query lists "
+                          "every product's plans.", field)
     return plan
 
 
 async def product_by_code(session: AsyncSession, code: str, field: str = "productCode") -> Product:
     product = await session.scalar(select(Product).where(Product.code == code.strip().upper()))
     if product is None:
-        raise DomainError("UNKNOWN_PRODUCT", f"There is no product with the code {code!r}.", field)
+        await refuse_if_catalog_empty(session)
+        raise DomainError("UNKNOWN_PRODUCT", f"There is no product with the code {code!r}; the `products` query "
+                          "lists them.", field)
     return product
 
 
@@ -80,5 +107,7 @@ async def add_ons_by_code(session: AsyncSession, codes: list[str]) -> dict[str, 
     rows = (await session.scalars(select(AddOn).where(AddOn.code.in_(wanted)))).all() if wanted else []
     found = {row.code: row for row in rows}
     for code in sorted(wanted - set(found)):
-        raise DomainError("UNKNOWN_ADD_ON", f"There is no add-on with the code {code!r}.", ["addOns", "code"])
+        await refuse_if_catalog_empty(session)
+        raise DomainError("UNKNOWN_ADD_ON", f"There is no add-on with the code {code!r}; the `products` query lists "
+                          "every product's add-ons.", ["addOns", "code"])
     return found
