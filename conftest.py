@@ -7,7 +7,13 @@ from typing import Any, AsyncIterator
 import pytest
 
 from gateway.runtime import Runtime
-from gateway.testing import dispose_shared_runtimes, run_query, shared_runtime, test_backends
+from gateway.testing import (
+    dispose_shared_runtimes,
+    run_query,
+    scan_shared_runtimes_for_card_data,
+    shared_runtime,
+    test_backends,
+)
 
 
 @pytest.fixture(params=test_backends())
@@ -30,6 +36,10 @@ def gql(runtime: Runtime) -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 async def _dispose_shared_runtimes() -> AsyncIterator[None]:
-    """Close the shared runtimes' connections on the loop that opened them."""
+    """At the end: no card data in the test databases (issue 11), then close their connections on their loop."""
     yield
-    await dispose_shared_runtimes()
+    try:
+        card_data = await scan_shared_runtimes_for_card_data()
+    finally:
+        await dispose_shared_runtimes()
+    assert not card_data, "card data found in the test databases (gateway db scan-pan):\n" + "\n".join(card_data)

@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.budget import shared_redis
+from gateway.card_guard import CARD_NUMBER_CODE
 from gateway.models import PersistedQuery
+from gateway.sensitive import CARD_NUMBER_MESSAGE, contains_card_data
 
 MAX_QUERY_LENGTH = 100_000
 CACHE_SIZE = 2048
@@ -46,6 +48,9 @@ async def resolve_persisted_query(runtime: Any, query: str | None, extensions: d
         if len(query) > MAX_QUERY_LENGTH:
             raise PersistedQueryError("PERSISTED_QUERY_TOO_LARGE",
                                       f"a persisted query has at most {MAX_QUERY_LENGTH} characters")
+        if contains_card_data(query):  # stored text (table or Redis) never holds card data; send it as variables
+            raise PersistedQueryError(CARD_NUMBER_CODE, f"{CARD_NUMBER_MESSAGE} A persisted query is stored: it must "
+                                      "not contain card data.")
         await _store(runtime, digest, query)
         return query
     stored = await _load(runtime, digest)

@@ -188,7 +188,7 @@ def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | 
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and contains_card_data(key):
-                return (*path, key)
+                return path  # the object holding the key: the key itself is never echoed
             found = find_card_data(item, (*path, str(key)))
             if found is not None:
                 return found
@@ -205,3 +205,33 @@ CARD_NUMBER_MESSAGE = (
     "This looks like a card number or a card security code (CVV). Card data is never stored: remove it. "
     "To set a card, tokenize it with the payment processor and send only its token, brand, last 4 digits "
     "and expiry.")
+
+
+# ---------------------------------------------------------------- logs
+def redact_value(value: Any) -> Any:
+    """``value`` with card data masked in every string, nested dicts, lists and tuples included."""
+    if isinstance(value, str):
+        return redact_card_data(value)
+    if isinstance(value, dict):
+        return {redact_value(key): redact_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(item) for item in value)
+    if isinstance(value, int) and not isinstance(value, bool) and contains_card_number(str(value)):
+        return redact_card_data(str(value))
+    return value
+
+
+def redact_log_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: mask card numbers and CVVs in every value of the event (message, fields, exception)."""
+    for key, value in event.items():
+        if not key.startswith("_"):  # structlog's own bookkeeping (_record, _from_structlog)
+            event[key] = redact_value(value)
+    return event
+
+
+def redacting(renderer: Any) -> Any:
+    """Wrap a structlog renderer so the rendered line is masked too (a console traceback is rendered there)."""
+    def render(logger: Any, name: str, event: dict[str, Any]) -> Any:
+        return redact_value(renderer(logger, name, event))
+
+    return render

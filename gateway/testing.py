@@ -122,6 +122,21 @@ async def shared_runtime(backend: str, plugins: list[str] | None = None) -> Runt
     return runtime
 
 
+async def scan_shared_runtimes_for_card_data() -> list[str]:
+    """Every card number or CVV left in the shared runtimes' databases, masked (``gateway db scan-pan``'s check).
+
+    The write guard refuses card data on every engine, so this finds only what got past it (raw
+    drivers, a guard bug); tests empty the tables, so it sees what the last tests left.
+    """
+    from gateway.pan_scan import scan_engine
+
+    found = []
+    for (backend, _plugins), runtime in _shared.items():
+        report = await scan_engine(runtime.engine)
+        found += [f"{backend}: {hit}" for hit in report.hits]
+    return found
+
+
 async def dispose_shared_runtimes() -> None:
     for runtime in _shared.values():
         await runtime.dispose()
