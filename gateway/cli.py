@@ -368,6 +368,15 @@ def _register_query() -> None:
 _register_query()
 
 
+def _register_pan_scan() -> None:  # gateway db scan-pan (issue 11): gateway/pan_scan.py
+    from gateway.pan_scan import scan_pan_command
+
+    db.add_command(scan_pan_command)
+
+
+_register_pan_scan()
+
+
 def _register_catalog() -> None:
     from gateway.catalog import catalog_group
 

@@ -17,6 +17,8 @@ from typing import Any, Awaitable, Callable, MutableMapping
 
 import structlog
 
+from gateway.sensitive import redact_log_event, redacting
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
@@ -49,7 +51,8 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if as_json else _keep,
-            renderer,
+            redact_log_event,  # no card number or CVV in any log line, whoever logged it
+            redacting(renderer),
         ],
     )
     handler = _StreamHandler(stream)
