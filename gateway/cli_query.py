@@ -12,7 +12,6 @@ nodes of that connection into dotted columns (``partner.name``); lists become JS
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import json
 import sys
@@ -20,6 +19,8 @@ from typing import Any, Awaitable, Callable, TextIO
 
 import click
 from graphql import GraphQLError, ListTypeNode, NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, parse
+
+from gateway.csv_safety import write_dict_rows
 
 Executor = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 JSON_SCALARS = {"Int", "Float", "Boolean"}
@@ -257,9 +258,7 @@ def to_csv(data: Any) -> str:
     for name in [n for n in columns if n in parents]:
         del columns[name]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n", restval="", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(flat)
+    write_dict_rows(out, list(columns), flat)  # text cells cannot become spreadsheet formulas
     return out.getvalue()
 
 

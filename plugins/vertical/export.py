@@ -10,7 +10,6 @@ small buffer that is flushed per chunk, so memory does not grow with the number 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Any, AsyncIterator, Sequence
@@ -22,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
+from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import BadUserInput, DomainError, Forbidden, GatewayError, NotFound, Unauthenticated
 from gateway.relay import decode_pk, encode_id
 from plugins.vertical.access import authorize_solution
@@ -79,7 +79,7 @@ def csv_line(row: Sequence[Any]) -> list[Any]:
 async def stream_rows(runtime: Any, stmt: Select[Any]) -> AsyncIterator[bytes]:
     """The CSV as bytes: the header, then one chunk per CHUNK_ROWS rows read from a server-side cursor."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer)  # text cells cannot become spreadsheet formulas
     writer.writerow(CSV_HEADER)
     yield buffer.getvalue().encode()
     buffer.seek(0)

@@ -8,7 +8,6 @@ the API. Rows are read with a server-side cursor in chunks and written as they c
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any, AsyncIterator, Callable, Sequence
 
@@ -20,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
+from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.relay import encode_id
 from schema.access import visible_organizations_clause
@@ -92,7 +92,7 @@ async def stream_csv(runtime: Any, stmt: Select[Any], header: list[str],
                      line: Callable[[Sequence[Any]], list[Any]]) -> AsyncIterator[bytes]:
     """CSV bytes of ``stmt``'s rows, one chunk per CHUNK_ROWS rows, from a server-side cursor."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer)  # text cells cannot become spreadsheet formulas
     writer.writerow(header)
     async with runtime.engine.connect() as connection:
         result = await connection.stream(stmt.execution_options(yield_per=CHUNK_ROWS))
