@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 import orjson
-from graphql import OperationType
+from graphql import OperationDefinitionNode, OperationType
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,12 +22,13 @@ from gateway.auth import bearer_token
 from gateway.cost import check_query_cost, parse_document, price_query, select_operation
 from gateway.errors import Unauthenticated
 from gateway.faults import DatabaseFaultGuard, is_database_unavailable, retry_after_header, unavailable_body
-from gateway.graphiql import graphiql_page
+from gateway.graphiql import graphiql_off_page, graphiql_page, graphiql_routes
 from gateway.metrics import GatewayMetrics
 from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
 from gateway.plugins import contributions
 from gateway.runtime import Runtime
+from gateway.validation import document_checker
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -61,8 +62,8 @@ def negotiate(accept: str | None) -> str | None:
             continue
         if media in (GRAPHQL_RESPONSE, JSON):
             offers.append((quality, -position, media))
-        elif media in ("*/*", "application/*"):
-            offers.append((quality - 0.0001, -position, GRAPHQL_RESPONSE))
+        elif media in ("*/*", "application/*"):  # GraphQL over HTTP: a wildcard gets application/json
+            offers.append((quality - 0.0001, -position, JSON))
     if not offers:
         return None
     return max(offers)[2]
@@ -75,6 +76,23 @@ def _error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
 def _response(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> Response:
     content_type = f"{media}; charset=utf-8"
     return Response(orjson.dumps(body), status_code=status, media_type=content_type, headers=headers)
+
+
+def _operation_selection_problem(query: str, operation_name: str | None) -> str | None:
+    """Why ``operationName`` selects no operation of the document (GraphQL's GetOperation), if it does not."""
+    document = parse_document(query)
+    if document is None:
+        return None  # a syntax error: execution reports it with its location
+    names = [d.name.value if d.name else "(anonymous)" for d in document.definitions
+             if isinstance(d, OperationDefinitionNode)]
+    if not names:
+        return "The document has no operation (only fragments): add a query, mutation or subscription."
+    listed = ", ".join(names)
+    if operation_name is not None and operation_name not in names:
+        return f"The document has no operation named {operation_name!r}; its operations: {listed}."
+    if operation_name is None and len(names) > 1:
+        return f"The document has several operations ({listed}): send `operationName` to choose one."
+    return None
 
 
 def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
@@ -118,9 +136,12 @@ class GraphQLEndpoint:
         media = negotiate(request.headers.get("accept"))
         status = 500
         try:
-            if request.method == "GET" and self._wants_graphiql(request):
+            if request.method == "GET" and self._is_browser_visit(request):
                 status = 200
-                return HTMLResponse(graphiql_page(self.runtime.settings.demo_token_prefill))
+                settings = self.runtime.settings
+                if not settings.graphiql:
+                    return HTMLResponse(graphiql_off_page(str(request.url)))
+                return HTMLResponse(graphiql_page(settings.demo_token_prefill))
             if media is None:
                 raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.", code="NOT_ACCEPTABLE")
             response = await self._handle(request, media)
@@ -137,9 +158,8 @@ class GraphQLEndpoint:
         finally:
             self.metrics.observe_request(request.method, status, time.perf_counter() - started)
 
-    def _wants_graphiql(self, request: Request) -> bool:
-        accept = request.headers.get("accept", "")
-        return (self.runtime.settings.graphiql and "text/html" in accept and "query" not in request.query_params)
+    def _is_browser_visit(self, request: Request) -> bool:
+        return "text/html" in request.headers.get("accept", "") and "query" not in request.query_params
 
     async def _handle(self, request: Request, media: str) -> Response:
         if request.method == "GET":
@@ -149,10 +169,8 @@ class GraphQLEndpoint:
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != JSON:
                 raise HttpError(415, f"Send the request as {JSON}.", code="UNSUPPORTED_MEDIA_TYPE")
+            raw = await _read_body(request)
             try:
-                raw = await request.body()
-                if len(raw) > MAX_BODY_BYTES:
-                    raise HttpError(413, f"The request body is over {MAX_BODY_BYTES} bytes.", code="PAYLOAD_TOO_LARGE")
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as error:
                 raise HttpError(400, f"The request body is not valid JSON: {error}.") from None
@@ -171,9 +189,14 @@ class GraphQLEndpoint:
             raise HttpError(405, "Use GET for queries or POST.", headers={"Allow": "GET, POST"},
                             code="METHOD_NOT_ALLOWED")
 
-        refused = _over_cost_limit(self.runtime, params, media) if batch is None else None
-        if refused is not None:  # before authentication: an over-limit document touches no database
-            return refused
+        # before authentication: a refused document costs no SQL statement and no budget
+        anonymous = not request.headers.get("authorization")
+        refusals = [self._refusal(item, media, anonymous) for item in (batch if batch is not None else [params])]
+        if all(refusal is not None for refusal in refusals):
+            if batch is None:
+                body, status = refusals[0]  # type: ignore[misc]
+                return _response(body, status, media)
+            return _response([body for body, _ in refusals], 200, media)  # type: ignore[arg-type, misc]
 
         try:
             token = bearer_token(request.headers.get("authorization"))
@@ -199,9 +222,15 @@ class GraphQLEndpoint:
         if not query:
             raise HttpError(400, "The request has no `query`.")
         operation_name = params.get("operationName")
+        problem = _operation_selection_problem(query, operation_name)
+        if problem is not None:  # a request error, not an unhandled one (GraphQL-over-HTTP)
+            return _error_body(problem, "BAD_USER_INPUT"), request_error_status
         if method == "GET" and _operation_type(query, operation_name) == OperationType.MUTATION:
             raise HttpError(405, "Mutations must be sent with POST.", headers={"Allow": "POST"},
                             code="METHOD_NOT_ALLOWED")
+        refusal = self._refusal({**params, "query": query}, media, not ctx.viewer.is_authenticated)
+        if refusal is not None:  # a persisted query or one operation of a batch: still before the budget
+            return refusal
         ctx.cost.clear()
         priced = await check_query_cost(ctx, query, params.get("variables"), operation_name)
         if priced.refusal is not None:
@@ -233,20 +262,45 @@ class GraphQLEndpoint:
                 status = request_error_status
         return body, status
 
+    def _refusal(self, params: dict[str, Any], media: str, anonymous: bool) -> tuple[dict[str, Any], int] | None:
+        """The answer to a document refused without any I/O (gateway.validation, then its cost), if it is.
 
-def _over_cost_limit(runtime: Runtime, params: dict[str, Any], media: str) -> Response | None:
-    """The refusal of a document that costs more than GATEWAY_MAX_QUERY_COST, if it does.
+        An operation sent by persisted-query hash alone is checked in ``_execute``, once its text is known.
+        """
+        query = params.get("query")
+        if not query:
+            return None
+        status = 400 if media == GRAPHQL_RESPONSE else 200
+        errors = document_checker(self.runtime.schema).check(query, anonymous)
+        if errors:
+            formatted = [error.formatted for error in errors]
+            self.metrics.count_errors([e.get("extensions", {}).get("code", "") for e in formatted])
+            return {"errors": formatted}, status
+        priced = price_query(self.runtime, query, params.get("variables"), params.get("operationName"))
+        if priced.refusal is None:
+            return None
+        self.metrics.count_errors([priced.refusal.code])
+        return _error_body(priced.refusal.message, **priced.refusal.extensions), status
 
-    An operation sent by persisted-query hash alone (and each operation of a batch) is priced
-    in ``_execute`` instead, once its text is known.
-    """
-    if not params.get("query"):
-        return None
-    priced = price_query(runtime, params["query"], params.get("variables"), params.get("operationName"))
-    if priced.refusal is None:
-        return None
-    status = 400 if media == GRAPHQL_RESPONSE else 200
-    return _response(_error_body(priced.refusal.message, **priced.refusal.extensions), status, media)
+
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused (413) past MAX_BODY_BYTES: from Content-Length before reading a byte,
+    and while it streams when there is none (chunked), so a huge body is never held in memory."""
+    too_large = HttpError(413, f"The request body is over {MAX_BODY_BYTES} bytes.", code="PAYLOAD_TOO_LARGE")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise HttpError(400, "The Content-Length header is not a number.")
+        if int(declared) > MAX_BODY_BYTES:
+            raise too_large
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_BODY_BYTES:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _retry_after_header(body: dict[str, Any]) -> dict[str, str] | None:
@@ -296,7 +350,7 @@ async def health(request: Request) -> Response:
 def create_app(runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or Runtime()
     configure_logging(runtime.settings.log_level)
-    metrics = GatewayMetrics()
+    metrics = GatewayMetrics(token=runtime.settings.metrics_token, production=runtime.settings.is_production)
     endpoint = GraphQLEndpoint(runtime, metrics)
     routes = [
         # a bound method: Starlette treats a callable instance as a raw ASGI app, a method as a request handler
@@ -304,6 +358,8 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
+    if runtime.settings.graphiql:
+        routes.extend(graphiql_routes())
     for _, plugin_routes in contributions(runtime.plugin_manager, "gateway_routes"):
         routes.extend(plugin_routes)
     middleware = [Middleware(RequestLogMiddleware)]

@@ -82,6 +82,20 @@ async def test_accept_preference_by_quality(client: httpx.AsyncClient) -> None:
     assert media(response) == JSON
 
 
+@pytest.mark.parametrize("accept", [None, "", "*/*", "application/*", "text/html;q=0.9, */*;q=0.8"])
+async def test_wildcard_or_missing_accept_gets_application_json(client: httpx.AsyncClient, accept: str | None) -> None:
+    if accept is None:
+        del client.headers["accept"]  # httpx sends "Accept: */*" unless told not to
+    response = await post(client, {"query": "{ __typename }"}, accept=accept)
+    assert (response.status_code, media(response)) == (200, JSON)
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_explicit_graphql_response_json_wins_over_a_wildcard(client: httpx.AsyncClient) -> None:
+    response = await post(client, {"query": "{ __typename }"}, accept=f"*/*, {GRAPHQL_RESPONSE}")
+    assert media(response) == GRAPHQL_RESPONSE
+
+
 async def test_unservable_accept_is_406(client: httpx.AsyncClient) -> None:
     response = await post(client, {"query": "{ __typename }"}, accept="text/csv")
     assert response.status_code == 406
