@@ -8,10 +8,11 @@ with and without a plugin can live in one process.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Iterable
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import UNRESOLVED, StrawberryField
 
@@ -19,6 +20,7 @@ from gateway.card_inputs import refuse_card_data_in_mutations
 from gateway.errors import MaskUnexpectedErrors, PluginContractError
 from gateway.refusals import ReportRefusedFields, tolerate_refusals
 from gateway.relay import Node
+from gateway.validation import DocumentChecker, DocumentValidation
 
 EXTENDS_ATTR = "__gateway_extends__"
 
@@ -57,6 +59,12 @@ class GatewaySchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
 
     def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
+    hide_suggestions = False  # production: no "Did you mean" in variable coercion errors either
+
+    def _get_execute_function(self) -> Any:
+        execute = super()._get_execute_function()
+        return partial(execute, hide_suggestions=True) if self.hide_suggestions else execute
+
         return [*type_definition.fields, *self.extra_fields.get(type_definition.origin, [])]
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
@@ -137,9 +145,7 @@ def build_schema(
                 MaskUnexpectedErrors,
                 lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
                 lambda: ParserCache(maxsize=512),
-                lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-                lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-                lambda: ValidationCache(maxsize=512),
+                DocumentValidation,  # the rules, depth and aliases: gateway.validation
                 ReportRefusedFields,
             ],
         )
@@ -150,3 +156,5 @@ def build_schema(
     tolerate_refusals(schema._schema)
     refuse_card_data_in_mutations(schema)  # every mutation's input, before any work
     return schema
+    schema.document_checker = DocumentChecker(schema._schema, settings)
+    schema.hide_suggestions = bool(getattr(settings, "is_production", False))

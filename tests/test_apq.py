@@ -121,7 +121,7 @@ async def test_wrong_version_is_refused(runtime, token):
 
 
 async def test_persisted_mutation_is_refused_over_get(runtime, token):
-    mutation = 'mutation { revokeApiToken(input: {id: "x"}) { userErrors { code } } }'
+    mutation = 'mutation { revokeApiToken(input: {tokenId: "x"}) { userErrors { code } } }'
     headers = {"Authorization": f"Bearer {token}"}
     async with client(runtime) as http:
         await http.post("/graphql", json={"query": mutation, "extensions": apq(sha(mutation))}, headers=headers)
