@@ -69,7 +69,7 @@ def exploration_documents(schema: GraphQLSchema) -> list[str]:
         parts = ["__typename"]
         for name, field in named.fields.items():
             arguments = _arguments(field)
-            if arguments is None:
+            if arguments is None or field.deprecation_reason:  # a deprecated field keeps its old contract
                 continue
             inner = get_named_type(field.type)
             if isinstance(inner, (GraphQLObjectType, GraphQLInterfaceType, GraphQLUnionType)):
@@ -150,7 +150,7 @@ async def test_a_refused_root_connection_keeps_the_other_root_fields(demo_runtim
     assert [(e["path"], e["extensions"]["code"]) for e in result.errors] == [(["outbox"], "FORBIDDEN")]
 
 
-async def test_a_deal_whose_customer_left_keeps_its_figures_and_shows_a_null_organization(runtime: Any) -> None:
+async def test_a_deal_whose_customer_left_keeps_its_figures_and_shows_a_null_customer(runtime: Any) -> None:
     world = await build_world(runtime)
     async with runtime.sessions() as session, session.begin():
         session.add(models.LargeDeal(partner_id=world.partners["reseller"], organization_id=world.organizations["acme"],
@@ -159,12 +159,15 @@ async def test_a_deal_whose_customer_left_keeps_its_figures_and_shows_a_null_org
     tag = """mutation($input: TagPartnerInput!) { tagPartner(input: $input) { userErrors { code } } }"""
     await run_query(runtime, tag, {"input": {"organizationId": world.org_id("acme"), "partnerCode": "OTHER1"}},
                     token=world.tokens["org_super_admin"])
-    deals = """query($id: ID!) { partner(id: $id) { name largeDeals { nodes { estimatedLicenses organization { domain } } } } }"""
+    deals = """query($id: ID!) { partner(id: $id) { name largeDeals { nodes { estimatedLicenses customer { domain } } } } }"""
     result = await run_query(runtime, deals, {"id": world.partner_id("reseller")}, token=world.tokens["reseller_analyst"])
     assert result.data["partner"]["name"] == "Resell One"
-    assert result.data["partner"]["largeDeals"]["nodes"] == [{"estimatedLicenses": 100, "organization": None}]
+    assert result.data["partner"]["largeDeals"]["nodes"] == [{"estimatedLicenses": 100, "customer": None}]
     assert [(e["path"], e["extensions"]["code"]) for e in result.errors] == [
-        (["partner", "largeDeals", "nodes", 0, "organization"], "FORBIDDEN")]
+        (["partner", "largeDeals", "nodes", 0, "customer"], "FORBIDDEN")]
+    # the contract's non-null `organization` stays as it was, deprecated in favour of `customer`
+    old = runtime.schema._schema.type_map["LargeDeal"].fields["organization"]
+    assert str(old.type) == "Organization!" and "customer" in old.deprecation_reason
 
 
 async def test_an_allowed_viewer_still_reads_the_real_connection(runtime: Any) -> None:

@@ -57,12 +57,26 @@ class LargeDeal(Node):
     async def partner(parents: list["LargeDeal"], ctx: Context) -> list[Partner]:
         return await partners_by_pk(ctx, [p.partner_pk for p in parents])  # type: ignore[return-value]
 
-    # Nullable: a deal outlives its customer's mapping, and a refused customer must not hide the deal.
-    @batch_field(description="The customer of the deal; null (with a FORBIDDEN error) once you no longer see it.")
+    # A deal outlives its customer's mapping: once the customer tags another partner, the deal's partner may
+    # no longer see it. `organization` is non-null in the API contract, so that refusal nulls the deal and
+    # everything up to the nearest nullable parent; `customer` is the nullable field that keeps the deal.
+    @batch_field(description="The customer of the deal.",
+                 deprecation_reason="Use `customer`: it is null (with a FORBIDDEN error) when you may no longer see "
+                                    "the organization, where this field nulls the deal and its list.")
     @staticmethod
-    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization | None]:
-        found = await visible_organizations(ctx, [p.organization_pk for p in parents])
-        return [o if o is not None else ctx.refusal("organization.read") for o in found]  # type: ignore[misc]
+    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization]:
+        return await deal_customers(parents, ctx)  # type: ignore[return-value]
+
+    @batch_field(description="The customer of the deal; null, with a FORBIDDEN error at its path, once you may no "
+                             "longer see it (e.g. it tagged another partner).")
+    @staticmethod
+    async def customer(parents: list["LargeDeal"], ctx: Context) -> list[Organization | None]:
+        return await deal_customers(parents, ctx)
+
+
+async def deal_customers(parents: list[LargeDeal], ctx: Context) -> list[Organization | Exception]:
+    found = await visible_organizations(ctx, [p.organization_pk for p in parents])
+    return [o if o is not None else ctx.refusal("organization.read") for o in found]
 
 
 @strawberry.type
