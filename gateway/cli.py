@@ -210,9 +210,10 @@ def demo() -> None:
 @click.pass_context
 def demo_seed(ctx: click.Context) -> None:
     """Migrate if needed, load every plugin's demo data (idempotent) and print the demo tokens."""
-    from gateway.demo import format_tokens, seed_demo
+    from gateway.demo import format_tokens, refuse_in_production, seed_demo
 
     settings = settings_of(ctx)
+    refuse_in_production(settings, "`gateway demo seed`")
     outcome = run(upgrade_database(settings, plugin_manager(settings)))
     runtime = make_runtime(settings)
 
@@ -230,10 +231,16 @@ def demo_seed(ctx: click.Context) -> None:
 
 @demo.command("token")
 @click.argument("label")
-def demo_token_command(label: str) -> None:
+@click.pass_context
+def demo_token_command(ctx: click.Context, label: str) -> None:
     """Print the (deterministic) demo token of a role label, e.g. partner_admin."""
-    from gateway.demo import demo_token
+    from gateway.demo import demo_roles, demo_token, refuse_in_production
 
+    settings = settings_of(ctx)
+    refuse_in_production(settings, "`gateway demo token`")
+    roles = demo_roles(plugin_manager(settings))
+    if label not in roles:
+        raise click.ClickException(f"no demo role {label!r}; the demo roles are: {', '.join(sorted(roles))}")
     click.echo(demo_token(label))
 
 
@@ -318,10 +325,13 @@ def sdl_difference(expected: str, actual: str, *, limit: int = 12) -> list[str]:
 @click.pass_context
 def schema_export(ctx: click.Context, output: str, check: bool) -> None:
     """Write the composed schema's SDL (or check that the committed file matches it)."""
-    sdl = composed_sdl(settings_of(ctx))
     path = Path(output)
+    if check and not path.is_file():  # e.g. run from another folder: say so rather than diff against nothing
+        raise click.ClickException(f"{path.absolute()} does not exist; run from the project folder or pass "
+                                   "--output with the committed schema file")
+    sdl = composed_sdl(settings_of(ctx))
     if check:
-        current = path.read_text() if path.exists() else ""
+        current = path.read_text()
         summary = sdl_difference(sdl, current)
         if summary:
             for line in summary[1:]:

@@ -25,6 +25,7 @@ from gateway.models import ApiToken, User
 from gateway.plugins import load_order, maybe_await
 
 DEMO_SECRET = b"partner-gateway demo data; never use these tokens in production"
+DEMO_TOKEN_PREFIX = TOKEN_PREFIX + "demo_"
 
 
 @dataclass
@@ -56,7 +57,30 @@ class DemoData:
 def demo_token(label: str) -> str:
     """The deterministic demo token of a role label (same on every run)."""
     digest = hmac.new(DEMO_SECRET, f"demo-token:{label}".encode(), hashlib.sha256).digest()
-    return TOKEN_PREFIX + "demo_" + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+    return DEMO_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+
+
+def is_demo_token(token: str) -> bool:
+    """Whether ``token`` has a demo token's shape (prefix and length; issued tokens are longer)."""
+    return token.startswith(DEMO_TOKEN_PREFIX) and len(token) == len(demo_token("any"))
+
+
+def demo_roles(plugin_manager: Any) -> dict[str, str]:
+    """Every demo token label the enabled plugins hand out, with what it can do."""
+    roles: dict[str, str] = {}
+    for answer in plugin_manager.hook.gateway_demo_roles():
+        roles.update(answer or {})
+    return roles
+
+
+class DemoRefused(Exception):
+    """Demo data or tokens were asked for where they are not allowed (GATEWAY_ENV=production)."""
+
+
+def refuse_in_production(settings: Any, what: str) -> None:
+    if settings.is_production:
+        raise DemoRefused(f"{what} is refused with GATEWAY_ENV=production: demo tokens are public; "
+                          "create real tokens with `gateway token create`")
 
 
 async def ensure_demo_token(session: Any, demo: DemoData, user: User, label: str, can: str) -> str:

@@ -95,6 +95,14 @@ def gateway_seed_demo(session: Any, demo: Any) -> Any:
     """
 
 
+@hookspec
+def gateway_demo_roles() -> dict[str, str]:
+    """Return the demo token labels this plugin's seeder hands out, each with one line on what it can do.
+
+    ``gateway demo token LABEL`` accepts only these labels (and lists them when given another).
+    """
+
+
 # ---------------------------------------------------------------- payments and domain hooks
 @hookspec(firstresult=True)
 def gateway_payment_processor() -> Any:

@@ -2,17 +2,26 @@
 
 Each worker keeps its own counters (scrape every worker, or run one worker per host); nothing here is
 shared state the gateway depends on.
+
+Who may scrape: with ``GATEWAY_METRICS_TOKEN`` set, only a request with ``Authorization: Bearer
+<that token>`` (else 401). Without it, anyone in development; in production (``GATEWAY_ENV``) only a
+client on the loopback interface (a scraper or sidecar on the same host), others get 403 naming the
+setting. A reverse proxy on the same host makes every client look local: set the token there.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    def __init__(self, *, token: str | None = None, production: bool = False) -> None:
+        self.token, self.production = token, production
         self.registry = CollectorRegistry()
         self.requests = Counter("gateway_graphql_requests", "GraphQL HTTP requests by method and status.",
                                 ["method", "status"], registry=self.registry)
@@ -31,4 +40,29 @@ class GatewayMetrics:
             self.errors.labels(code=code or "UNKNOWN").inc()
 
     async def endpoint(self, request: Request) -> Response:
+        refusal = self.refusal(request)
+        if refusal is not None:
+            return refusal
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def refusal(self, request: Request) -> Response | None:
+        if self.token:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode()):
+                return None
+            return PlainTextResponse("GET /metrics needs 'Authorization: Bearer <GATEWAY_METRICS_TOKEN>'.\n",
+                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if self.production and not _is_loopback(request):
+            return PlainTextResponse("GET /metrics answers only loopback clients with GATEWAY_ENV=production; "
+                                     "set GATEWAY_METRICS_TOKEN to scrape from elsewhere.\n", status_code=403)
+        return None
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a Unix socket or a test client's name: not a network peer we can vouch for
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return (mapped or address).is_loopback

@@ -12,7 +12,8 @@ from gateway.auth import Viewer, authenticate
 from gateway.composition import build_schema
 from gateway.context import Context
 from gateway.db import create_engine, session_factory, utcnow
-from gateway.errors import PluginContractError
+from gateway.demo import is_demo_token
+from gateway.errors import PluginContractError, Unauthenticated
 from gateway.models import Notification
 from gateway.plugins import call_firstresult, contributions, create_plugin_manager, maybe_await
 from gateway.policy import ActionRegistry
@@ -64,6 +65,10 @@ class Runtime:
         return partner_roles, organization_roles
 
     async def authenticate(self, session: Any, token: str | None) -> Viewer:
+        if token is not None and self.settings.is_production and is_demo_token(token):
+            # refused by shape, before any look-up: a demo database copied to production still refuses them
+            raise Unauthenticated("Demo tokens are refused with GATEWAY_ENV=production; "
+                                  "create a token with `gateway token create`.")
         return await authenticate(session, token, self.memberships)
 
     @asynccontextmanager

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./partner_gateway.db"
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     batching: bool = False
     batching_max: int = Field(default=10, ge=1, le=100)
     demo_token_prefill: str | None = None  # GraphiQL header pre-fill, set by `make run`
+    # production: no anonymous introspection, no "Did you mean" suggestions, no demo tokens or demo
+    # seed, no GraphiQL (refused at start), /metrics closed to non-loopback clients without a token
+    env: Literal["development", "production"] = "development"
+    metrics_token: str | None = None  # when set, GET /metrics needs "Authorization: Bearer <token>"
 
     @field_validator("plugins", "cors_origins", mode="before")
     @classmethod
@@ -64,6 +68,26 @@ class Settings(BaseSettings):
             raise ValueError("one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_name(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _no_development_tools_in_production(self) -> "Settings":
+        # refused rather than silently ignored: an operator who asked for GraphiQL should learn why it is off
+        if self.is_production and self.graphiql:
+            raise ValueError("GATEWAY_GRAPHIQL is a development tool and cannot be on with GATEWAY_ENV=production; "
+                             "unset GATEWAY_GRAPHIQL (or use GATEWAY_ENV=development)")
+        if self.is_production and self.demo_token_prefill:
+            raise ValueError("GATEWAY_DEMO_TOKEN_PREFILL cannot be set with GATEWAY_ENV=production (demo tokens "
+                             "are refused there)")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -76,6 +100,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         problems = []
         for item in error.errors():
+            if not item["loc"]:  # a rule across settings: its message names the variables
+                problems.append(item["msg"].removeprefix("Value error, "))
+                continue
             name = "GATEWAY_" + "_".join(str(part) for part in item["loc"][:1]).upper()
             problems.append(f"{name}: {item['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

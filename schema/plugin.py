@@ -103,13 +103,6 @@ def gateway_viewer_memberships(session: Any, user_id: int) -> Any:
 
 
 @hookimpl
-def gateway_seed_catalog(session: Any) -> Any:
-    from schema.catalog.service import seed_standard_catalog
-
-    return seed_standard_catalog(session)
-
-
-@hookimpl
 def gateway_seed_demo(session: Any, demo: Any) -> Any:
     async def seed() -> None:
         for part in _parts():
@@ -117,6 +110,20 @@ def gateway_seed_demo(session: Any, demo: Any) -> Any:
                 await maybe_await(part.seed_demo(session, demo))
 
     return seed()
+
+
+@hookimpl
+def gateway_seed_catalog(session: Any) -> Any:
+    from schema.catalog.service import seed_standard_catalog
+
+    return seed_standard_catalog(session)
+
+
+@hookimpl
+def gateway_demo_roles() -> dict[str, str]:
+    from schema.organizations.demo import PEOPLE
+
+    return {label: can for label, *_, can in PEOPLE}
 
 
 @hookimpl
