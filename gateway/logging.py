@@ -47,7 +47,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     renderer: Any = (structlog.processors.JSONRenderer() if as_json
                      else structlog.dev.ConsoleRenderer(colors=_isatty(stream)))
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_SHARED_PROCESSORS, structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_SHARED_PROCESSORS, structlog.stdlib.ExtraAdder(), _drop_uvicorn_colors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if as_json else _keep,
@@ -97,6 +97,12 @@ class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: Any) -> None:
         self._fixed = value
+
+
+def _drop_uvicorn_colors(_logger: Any, _name: str, event: Any) -> Any:
+    """uvicorn logs each message twice, once as ``extra={"color_message": <ANSI codes>}``: keep the plain one."""
+    event.pop("color_message", None)
+    return event
 
 
 def _keep(_logger: Any, _name: str, event: Any) -> Any:
