@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Iterable
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.auth import Viewer, authenticate
@@ -33,6 +35,8 @@ class Runtime:
             statement_timeout=self.settings.db_statement_timeout, pool_timeout=self.settings.db_pool_timeout,
         )
         self.sessions = session_factory(self.engine)
+        self._connection_loop: asyncio.AbstractEventLoop | None = None
+        event.listen(self.engine.sync_engine, "connect", self._remember_connection_loop)
         self.actions = ActionRegistry()
         for plugin, actions in contributions(self.plugin_manager, "gateway_actions"):
             self.actions.register(plugin, actions)
@@ -120,8 +124,26 @@ class Runtime:
     async def payment_processor(self) -> Any:
         return await call_firstresult(self.hook.gateway_payment_processor)
 
+    def _remember_connection_loop(self, *_: Any) -> None:
+        try:
+            self._connection_loop = asyncio.get_running_loop()
+        except RuntimeError:  # a synchronous connect: no loop to remember
+            pass
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        """Close the pooled connections.
+
+        Connections opened on an event loop that is closed now (a test session's loop, an earlier
+        ``asyncio.run``) cannot be closed from this one: asyncpg would raise "Event loop is closed"
+        for each and SQLAlchemy print its traceback. The pool is dropped instead; the sockets go with it.
+        """
+        opened_on = self._connection_loop
+        if opened_on is not None and opened_on is not asyncio.get_running_loop() and opened_on.is_closed():
+            log.debug("disposing the engine without closing connections of a closed event loop")
+            await self.engine.dispose(close=False)
+        else:
+            await self.engine.dispose()
+        self._connection_loop = None
 
 
 def log_notification(notification: Notification) -> None:

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import AsyncIterator
 
 import pytest
 
 from gateway.runtime import Runtime
-from gateway.testing import clear_tables, create_tables, make_test_runtime
+from gateway.testing import shared_runtime
 
 PLUGINS = ["certificates"]
-_runtimes: dict[str, Runtime] = {}
 
 
 @pytest.fixture
 async def runtime(backend: str) -> AsyncIterator[Runtime]:
-    runtime = _runtimes.get(backend)
-    if runtime is None:
-        runtime = _runtimes[backend] = make_test_runtime(backend, plugins=PLUGINS)
-        await create_tables(runtime)
-    await clear_tables(runtime)
-    yield runtime
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    async def dispose() -> None:
-        for runtime in _runtimes.values():
-            await runtime.dispose()
-
-    try:
-        asyncio.run(dispose())
-    except RuntimeError:
-        pass
+    # shared for the session and disposed on the session's loop (the root conftest), not on a new loop
+    # at session end, where each PostgreSQL connection printed an "Event loop is closed" traceback
+    yield await shared_runtime(backend, PLUGINS)
