@@ -20,6 +20,7 @@ from gateway.card_inputs import refuse_card_data_in_mutations
 from gateway.errors import MaskUnexpectedErrors, PluginContractError
 from gateway.refusals import ReportRefusedFields, tolerate_refusals
 from gateway.relay import Node
+from gateway.scalars import SCALAR_OVERRIDES
 from gateway.validation import DocumentChecker, DocumentValidation
 
 EXTENDS_ATTR = "__gateway_extends__"
@@ -58,13 +59,13 @@ class GatewaySchema(strawberry.Schema):
         self.extra_fields = extra_fields
         super().__init__(*args, **kwargs)
 
-    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
     hide_suggestions = False  # production: no "Did you mean" in variable coercion errors either
 
     def _get_execute_function(self) -> Any:
         execute = super()._get_execute_function()
         return partial(execute, hide_suggestions=True) if self.hide_suggestions else execute
 
+    def get_fields(self, type_definition: StrawberryObjectDefinition) -> list[StrawberryField]:
         return [*type_definition.fields, *self.extra_fields.get(type_definition.origin, [])]
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
@@ -141,6 +142,7 @@ def build_schema(
             mutation=Mutation if has_mutations else None,
             types=types,
             extra_fields=extra,
+            scalar_overrides=SCALAR_OVERRIDES,
             extensions=[
                 MaskUnexpectedErrors,
                 lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
@@ -155,6 +157,6 @@ def build_schema(
         raise PluginContractError(f"the composed schema is invalid: {error}") from error
     tolerate_refusals(schema._schema)
     refuse_card_data_in_mutations(schema)  # every mutation's input, before any work
-    return schema
     schema.document_checker = DocumentChecker(schema._schema, settings)
     schema.hide_suggestions = bool(getattr(settings, "is_production", False))
+    return schema

@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from gateway.input_limits import install_length_checks
 
 from gateway import card_guard
 
@@ -71,12 +73,21 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class CheckedSession(Session):
+    """The sync session under every SerializedSession: text too long for its column is refused at flush."""
+
+
+install_length_checks(CheckedSession)
+
+
 class SerializedSession(AsyncSession):
     """An AsyncSession that runs one statement at a time.
 
     Dataloaders of one request dispatch their batches as concurrent tasks; an
     AsyncSession refuses concurrent use, so statements queue on a lock instead.
     """
+
+    sync_session_class = CheckedSession
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

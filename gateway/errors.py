@@ -82,6 +82,10 @@ class MaskUnexpectedErrors(SchemaExtension):
     @staticmethod
     def _present(error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if error.path is None and error.message.startswith("Variable '$") and not (error.extensions or {}).get("code"):
+            # a variable's value the schema's types refuse (graphql-core gives such errors no code)
+            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                original_error=None, extensions={"code": BadUserInput.code})
         if original is None:
             return error  # parse/validation errors: already meant for the client
         if isinstance(original, GatewayError):
@@ -101,6 +105,13 @@ class MaskUnexpectedErrors(SchemaExtension):
             unavailable = ServiceUnavailable()
             return GraphQLError(unavailable.message, nodes=error.nodes, source=error.source, positions=error.positions,
                                 path=error.path, original_error=None, extensions=unavailable.extensions)
+        from gateway.input_limits import is_invalid_data_error
+
+        if is_invalid_data_error(original):  # a value the database refuses: the request's fault, not a bug
+            log.info("value refused by the database at %s: %r", error.path, original)
+            return GraphQLError("A value in the request is out of range or too long for what it is stored in.",
+                                nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+                                original_error=None, extensions={"code": BadUserInput.code})
         error_id = uuid.uuid4().hex[:16]
         log.error("unexpected error %s at %s", error_id, error.path, exc_info=original)
         return GraphQLError(

@@ -7,6 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, Sequence, TypeVar
@@ -30,14 +31,28 @@ def encode_id(type_name: str, pk: int | str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
+# Every table's key is an INTEGER (32-bit on PostgreSQL): a key outside it names no row, and sent to
+# the database it would be an overflow error rather than "not found".
+MAX_PK = 2**31 - 1
+MAX_GLOBAL_ID_LENGTH = 200
+_PK_DIGITS = re.compile(r"[1-9][0-9]{0,9}")  # ASCII digits only: int() would take "1_0", " 7", "+3", "٣"
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
 def decode_id(global_id: str, expected_type: str | None = None) -> tuple[str, int]:
-    """Split a global ID into (type name, primary key); a malformed or wrong-typed ID is BAD_USER_INPUT."""
+    """Split a global ID into (type name, primary key); a malformed, out-of-range or wrong-typed ID is BAD_USER_INPUT."""
+    shown = global_id if len(global_id) <= 60 else global_id[:60] + "…"
+    invalid = BadUserInput(f"{shown!r} is not a valid ID (IDs are the opaque `id` values this API returns)")
+    if len(global_id) > MAX_GLOBAL_ID_LENGTH:
+        raise invalid
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
-        type_name, _, raw_pk = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        pk = int(raw_pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadUserInput(f"{global_id!r} is not a valid ID") from None
+        type_name, _, raw_pk = base64.urlsafe_b64decode(padded.encode("ascii")).decode().partition(":")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise invalid from None
+    if not _TYPE_NAME.fullmatch(type_name) or not _PK_DIGITS.fullmatch(raw_pk) or int(raw_pk) > MAX_PK:
+        raise invalid
+    pk = int(raw_pk)
     if expected_type is not None and type_name != expected_type:
         raise BadUserInput(f"{global_id!r} is the ID of a {type_name}, not of a {expected_type}")
     return type_name, pk
