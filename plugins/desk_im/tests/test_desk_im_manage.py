@@ -47,7 +47,7 @@ async def test_mapped_partner_admin_manages_a_desk_customer_through_the_api(runt
     assert details["organization"]["address"]["city"] == "Austin"
 
     card = await call(CHANGE_CARD, {"organizationId": acme, "owner": "RESELLER_CARD", "cardToken": "tok_new_card",
-                                    "brand": "mastercard", "last4": "5555", "expMonth": 10, "expYear": 2031},
+                                    "brand": "MASTERCARD", "last4": "5555", "expMonth": 10, "expYear": 2031},
                       "updatePaymentMethod")
     assert card["paymentMethod"] == {"owner": "RESELLER_CARD", "brand": "MASTERCARD", "last4": "5555",
                                      "expMonth": 10, "expYear": 2031}
