@@ -312,9 +312,10 @@ async def test_disabled_developer_partner_changes_nothing(gql: Any, runtime: Any
     data = (await gql(publish, {"input": {"solutionId": vworld.solution_id, "version": "3.0.0", "changes": "x"}},
                       token=vworld.tokens["developer"])).ok()["publishSolutionVersion"]
     assert data == {"version": None, "userErrors": [{"code": "RESELLER_DISABLED"}]}
+    # "Can do nothing until enabled again", reads included (issue 11): the solution is not shown either.
     reads = (await gql("query($id: ID!) { solution(id: $id) { latestVersion { version } } }",
                        {"id": vworld.solution_id}, token=vworld.tokens["developer"])).ok()
-    assert reads["solution"]["latestVersion"]["version"] == "2.0.0"
+    assert reads["solution"] is None
 
 
 async def test_upgrade_history_pages_newest_first(gql: Any, runtime: Any, vworld: VerticalWorld) -> None:
