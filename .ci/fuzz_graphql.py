@@ -30,7 +30,8 @@ from typing import Any
 import httpx
 import schemathesis
 from graphql import get_introspection_query
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings as hypothesis_settings
+from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 from schemathesis.graphql import nodes
 from sqlalchemy import inspect as sa_inspect, select
@@ -132,6 +133,8 @@ def main() -> int:
     parser.add_argument("--roles", default="", help="comma-separated demo roles (default: all, and anonymous)")
     parser.add_argument("--operations", default="", help="comma-separated field names (default: all)")
     parser.add_argument("--show", type=int, default=15, help="failures printed in full")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="explore with this random seed (default: the same derandomized examples every run)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -181,7 +184,9 @@ def main() -> int:
                 except Exception:  # an operation with nothing to make invalid has no negative cases
                     continue
 
-                @hypothesis_settings(max_examples=args.examples, deadline=None, database=None, derandomize=True,
+                @hypothesis_seed(args.seed if args.seed is not None else 0)
+                @hypothesis_settings(max_examples=args.examples, deadline=None, database=None,
+                                     derandomize=args.seed is None,
                                      phases=[Phase.explicit, Phase.generate],
                                      suppress_health_check=list(HealthCheck))
                 @given(case=strategy)

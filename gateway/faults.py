@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import orjson
 from sqlalchemy import exc as sa_exc
@@ -87,6 +87,29 @@ def unavailable_body() -> dict[str, Any]:
 
 def retry_after_header() -> dict[str, str]:
     return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+async def started_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` run up to its first chunk now, before the response starts, then streamed as they come.
+
+    A streamed export whose first query meets an unavailable database then fails while a 503 can
+    still be sent; after the first chunk, a failure can only cut the response short.
+    """
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        first = b""
+
+    async def rest() -> AsyncIterator[bytes]:
+        try:
+            if first:
+                yield first
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    return rest()
 
 
 class DatabaseFaultGuard:

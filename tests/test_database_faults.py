@@ -30,12 +30,14 @@ from starlette.routing import Route
 
 from gateway.auth import get_or_create_user, issue_token
 from gateway.composition import Query, extends
-from gateway.faults import is_database_unavailable
+from gateway.db import create_engine
+from gateway.faults import is_database_unavailable, started_stream
 from gateway.hookspecs import hookimpl
 from gateway.http import create_app
 from gateway.runtime import Runtime
 from gateway.settings import load_settings
 from gateway.testing import create_tables, make_test_runtime
+from schema.testing import build_world
 
 JSON = "application/json"
 VIEWER = "{ viewer { user { email } } }"
@@ -207,6 +209,34 @@ async def test_route_with_a_bug_answers_json_500_not_text(losing_app: httpx.Asyn
     assert "hunter2" not in response.text
 
 
+async def _chunks(fail_at: int | None) -> AsyncIterator[bytes]:
+    for index in range(3):
+        if index == fail_at:
+            raise _lost()
+        yield f"chunk{index};".encode()
+
+
+async def test_started_stream_fails_before_the_response_or_streams_everything() -> None:
+    with pytest.raises(sa_exc.DBAPIError):
+        await started_stream(_chunks(fail_at=0))  # the first query: still time for a 503
+    assert [chunk async for chunk in await started_stream(_chunks(fail_at=None))] == [b"chunk0;", b"chunk1;", b"chunk2;"]
+
+
+async def test_export_whose_rows_cannot_be_read_answers_503_json(runtime: Any) -> None:
+    world = await build_world(runtime)
+    working_engine = runtime.engine
+    # sign-in works (the sessions keep their engine); the rows are read from a database that is gone
+    runtime.engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{UNUSED_PORT}/x", connect_timeout=2)
+    try:
+        async with client_for(create_app(runtime)) as http:
+            response = await http.get("/exports/organizations.csv",
+                                      headers={"Authorization": f"Bearer {world.tokens['platform_admin']}"})
+    finally:
+        await runtime.engine.dispose()
+        runtime.engine = working_engine
+    assert_unavailable(response)
+
+
 # ---------------------------------------------------------------- a real PostgreSQL server the tests control
 PG_BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 PG_PORT = 18441
@@ -353,6 +383,10 @@ async def test_stopped_database_answers_503_then_recovers(pg_app: tuple[httpx.As
             assert elapsed < BOUND_SECONDS
         health, elapsed = await _timed(http.get("/health"))
         assert health.status_code == 503 and elapsed < 5
+        export, elapsed = await _timed(http.get("/exports/organizations.csv",
+                                                headers={"Authorization": f"Bearer {token}"}))
+        assert_unavailable(export)
+        assert elapsed < BOUND_SECONDS
     finally:
         postgres_server.start()
     await _eventually_works(http, token)  # the same app, no restart

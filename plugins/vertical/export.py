@@ -23,6 +23,7 @@ from starlette.routing import Route
 from gateway.auth import bearer_token
 from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import BadUserInput, DomainError, Forbidden, GatewayError, NotFound, Unauthenticated
+from gateway.faults import started_stream
 from gateway.relay import decode_pk, encode_id
 from plugins.vertical.access import authorize_solution
 from plugins.vertical.services.customers import CSV_HEADER, CustomerFilter, customer_conditions, export_statement
@@ -80,10 +81,7 @@ async def stream_rows(runtime: Any, stmt: Select[Any]) -> AsyncIterator[bytes]:
     """The CSV as bytes: the header, then one chunk per CHUNK_ROWS rows read from a server-side cursor."""
     buffer = io.StringIO()
     writer = SafeCsvWriter(buffer)  # text cells cannot become spreadsheet formulas
-    writer.writerow(CSV_HEADER)
-    yield buffer.getvalue().encode()
-    buffer.seek(0)
-    buffer.truncate()
+    writer.writerow(CSV_HEADER)  # sent with the first rows: nothing goes out before the database answered
     async with runtime.sessions() as session:
         result = await session.stream(stmt.execution_options(yield_per=CHUNK_ROWS))
         async for rows in result.partitions():
@@ -92,6 +90,8 @@ async def stream_rows(runtime: Any, stmt: Select[Any]) -> AsyncIterator[bytes]:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
 
 
 async def customers_csv(request: Request) -> Response:
@@ -117,7 +117,8 @@ async def customers_csv(request: Request) -> Response:
         return _json_error(400, error.message, error.code)
     filename = f"solution-{solution_pk}-customers.csv"
     return StreamingResponse(
-        stream_rows(runtime, export_statement(solution_pk, filter)), media_type="text/csv; charset=utf-8",
+        await started_stream(stream_rows(runtime, export_statement(solution_pk, filter))),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from gateway.auth import bearer_token
 from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import GatewayError, Unauthenticated
+from gateway.faults import started_stream
 from gateway.relay import encode_id
 from schema.access import visible_organizations_clause
 from schema.analytics.filters import (
@@ -119,7 +120,7 @@ async def _export(request: Request, build: Callable[[Any, Request], Any], header
     except GatewayError as error:
         return _json_error(400, error.message, error.code)
     return StreamingResponse(
-        stream_csv(runtime, stmt, header, line), media_type="text/csv; charset=utf-8",
+        await started_stream(stream_csv(runtime, stmt, header, line)), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 
