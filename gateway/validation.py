@@ -32,6 +32,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 CACHE_SIZE = 1024  # distinct documents remembered per schema (a client sends few distinct documents)
+CACHEABLE_LENGTH = 16_384  # longer texts are checked every time: 1024 huge keys would hold ~1 GB
 
 
 class DocumentChecker:
@@ -49,7 +50,12 @@ class DocumentChecker:
         # callers may still ask __typename, which is not introspection of the schema
         anonymous_rules = (*rules, NoSchemaIntrospectionCustomRule) if self.production else rules
         self._rules = {False: rules, True: anonymous_rules}
-        self.check = lru_cache(maxsize=CACHE_SIZE)(self._check)
+        self._cached_check = lru_cache(maxsize=CACHE_SIZE)(self._check)
+
+    def check(self, query: str, anonymous: bool) -> tuple[GraphQLError, ...]:
+        if len(query) > CACHEABLE_LENGTH:
+            return self._check(query, anonymous)
+        return self._cached_check(query, anonymous)
 
     def _check(self, query: str, anonymous: bool) -> tuple[GraphQLError, ...]:
         try:

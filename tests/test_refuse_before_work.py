@@ -172,3 +172,17 @@ async def test_an_invalid_document_is_not_stored_as_a_persisted_query(runtime: R
         again = await client.post("/graphql", json={"extensions": persisted})
     assert counter.count == 0 and message in refused.json()["errors"][0]["message"]
     assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+def test_long_documents_are_not_kept_in_the_check_cache(runtime: Runtime) -> None:
+    from gateway.validation import CACHEABLE_LENGTH, document_checker
+
+    checker = document_checker(runtime.schema)
+    before = checker._cached_check.cache_info().currsize
+    long_query = "{ __typename " + " " * CACHEABLE_LENGTH + "}"
+    assert checker.check(long_query, True) == ()
+    assert checker._cached_check.cache_info().currsize == before
+    short_query = "{ __typename __typename }"
+    checker.check(short_query, True)
+    checker.check(short_query, True)
+    assert checker._cached_check.cache_info().hits >= 1
