@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from gateway.auth import get_or_create_user
 from gateway.db import utcnow
 from gateway.http import create_app
 from gateway.models import AuditEvent
@@ -76,6 +77,9 @@ async def seed(runtime: Runtime) -> Seeded:
         session.add(deal)
         session.add(ImCreditAccount(organization_id=acme, balance=100))
         session.add(models.Partner(name="Sub Shop", code="SUBSHOP", kind="RESELLER", parent_id=world.partners["reseller"]))
+        colleague = await get_or_create_user(session, "colleague@resell.example", "Colleague")
+        session.add(models.PartnerMember(partner_id=world.partners["reseller"], user_id=colleague.id, role="DEVELOPER"))
+        ids["colleague"] = encode_id("User", colleague.id)
         await session.flush()
         credit = ImCreditTransaction(organization_id=acme, kind="PURCHASE", credits=100, amount=Decimal("10.00"),
                                      currency="USD", card_owner="RESELLER_CARD", payment_id=payment.id)
@@ -165,6 +169,7 @@ READS = [
     _node("mail_user", ADMIN),
     _node("credit"),
     _node("instance", ADMIN),
+    _node("colleague"),  # the partner's staff: not its own record
     Read("auditEvents", "{ auditEvents { totalCount } }", READERS, lambda d: d["auditEvents"]["totalCount"] > 0,
          "EMPTY"),
     Read("subscriptionStats", "{ subscriptionStats(groupBy: [PRODUCT]) { subscriptions } }", READERS,

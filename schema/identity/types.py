@@ -8,7 +8,7 @@ from sqlalchemy import select
 from gateway.context import Context
 from gateway.models import User as UserRow
 from gateway.relay import Node, encode_id
-from schema.access import allowed_organizations
+from schema.access import active_partner_roles, allowed_organizations
 from schema.models import OrganizationMember, PartnerMember
 
 
@@ -49,10 +49,11 @@ async def visible_users(ctx: Context, pks: list[int | None], *, as_actors: bool 
         return found
     wanted = list({pk for pk in pks if pk is not None and pk != viewer.user_id})
     visible = {viewer.user_id}
-    if wanted and (viewer.partner_roles or as_actors):
+    own_partners = list(await active_partner_roles(ctx))  # a disabled partner's staff list is not its to read
+    if wanted and (own_partners or as_actors):
         staff = select(PartnerMember.user_id).where(PartnerMember.user_id.in_(wanted))
         if not as_actors:
-            staff = staff.where(PartnerMember.partner_id.in_(list(viewer.partner_roles)))
+            staff = staff.where(PartnerMember.partner_id.in_(own_partners))
         visible |= set((await ctx.session.scalars(staff)).all())
     rest = [pk for pk in wanted if pk not in visible]
     if rest:
