@@ -147,7 +147,9 @@ def partner_mapping_changed(ctx: Any, organization: Any, old_partner_id: int | N
 
 @hookspec
 def delegated_access_revoked(ctx: Any, organization: Any, partner_id: int) -> Any:
-    """An organization's super admin revoked a partner's delegated admin access."""
+    """A partner's delegated admin access to an organization ended (revoked by its super admin, or the
+    customer tagged another partner); called in that transaction, after the organization memberships
+    the partner's admins added through the delegation were removed."""
 
 
 @hookspec
