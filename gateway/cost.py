@@ -62,13 +62,22 @@ MAX_FRAGMENT_DEPTH = 50  # a cyclic document (invalid anyway) must not recurse f
 MAX_PARSE_TOKENS = 100_000  # a hard ceiling before authentication; GATEWAY_MAX_TOKENS applies during execution
 
 
-@lru_cache(maxsize=1024)
+CACHEABLE_LENGTH = 16_384  # longer texts are parsed every time: 1024 huge cached keys would hold ~1 GB
+
+
 def parse_document(query: str) -> DocumentNode | None:
     """The parsed document, or None when it does not parse (execution then reports the syntax error)."""
+    return _parse_cached(query) if len(query) <= CACHEABLE_LENGTH else _parse(query)
+
+
+def _parse(query: str) -> DocumentNode | None:
     try:
         return parse(query, max_tokens=MAX_PARSE_TOKENS)
     except GraphQLError:
         return None
+
+
+_parse_cached = lru_cache(maxsize=1024)(_parse)
 
 
 def select_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:

@@ -186,3 +186,11 @@ def test_long_documents_are_not_kept_in_the_check_cache(runtime: Runtime) -> Non
     checker.check(short_query, True)
     checker.check(short_query, True)
     assert checker._cached_check.cache_info().hits >= 1
+
+
+def test_long_documents_are_not_kept_in_the_parse_cache() -> None:
+    from gateway.cost import CACHEABLE_LENGTH, _parse_cached, parse_document
+
+    before = _parse_cached.cache_info().currsize
+    assert parse_document("{ __typename " + " " * CACHEABLE_LENGTH + "}") is not None
+    assert _parse_cached.cache_info().currsize == before
