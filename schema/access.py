@@ -14,6 +14,10 @@ organization scope
 partner scope
   member:<PartnerRole>                     member of the partner                 via MEMBERSHIP
   parent:<PartnerRole>                     member of the partner's parent        via MEMBERSHIP
+
+A grant that comes through a disabled partner carries ``partner_disabled`` and allows nothing, reads
+included (``ActionRegistry.permits``); the SQL scopes below (``visible_organizations_clause``,
+``active_partner_roles``) leave such partners out the same way.
 """
 
 from __future__ import annotations
