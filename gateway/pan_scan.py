@@ -10,7 +10,6 @@ masked (first 6 / last 4 digits) — the number itself is never printed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 
@@ -18,7 +17,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.sensitive import contains_cvv, find_card_numbers, mask_card_number
+from gateway.sensitive import json_container, contains_cvv, find_card_numbers, mask_card_number
 
 STREAM_BATCH = 1000
 _SCANNED_TYPES = (sa.String, sa.JSON, sa.Integer, sa.Numeric, sa.types.NullType)
@@ -44,7 +43,7 @@ class ScanReport:
 
 
 def _texts(value: Any) -> Iterator[str]:
-    """Every string and number inside ``value``, looking into JSON text too (escapes can hide separators)."""
+    """Every string and number inside ``value``, JSON text decoded (escapes can hide separators)."""
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, float):
@@ -52,12 +51,11 @@ def _texts(value: Any) -> Iterator[str]:
     elif isinstance(value, int):
         yield str(value)
     elif isinstance(value, str):
-        yield value
-        if value.lstrip()[:1] in ("{", "[", '"') and "\\u" in value:
-            try:
-                yield from _texts(json.loads(value))
-            except ValueError:
-                pass
+        decoded = json_container(value)
+        if decoded is None:
+            yield value
+        else:  # as the write guard reads JSON: each string and number on its own, escapes decoded
+            yield from _texts(decoded)
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _texts(key)

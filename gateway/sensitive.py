@@ -49,6 +49,7 @@ _GAP = rf"(?:{IGNORED}+(?:{_SEPARATOR}{IGNORED}*){{0,{MAX_GAP}}}|(?:{_SEPARATOR}
 _RUN = re.compile(rf"[0-9]+(?:{_GAP}[0-9]+)*")
 # Cheap first look for plain ASCII text: 13 digits, each within MAX_GAP + 1 characters of the next.
 _MAYBE_PAN = re.compile(rf"[0-9](?:[^0-9]{{0,{MAX_GAP}}}[0-9]){{{MIN_DIGITS - 1}}}")
+_CVV_HINT = re.compile(r"(?i)cv|cav|csc|security|verification")  # cheap first look for plain ASCII text
 _CVV = re.compile(
     r"(?i)(?<![a-z])(?:cvv2?|cvc2?|cav2|csc|card\s*(?:verification|security)\s*(?:value|code)|security\s*code)"
     r"(?![a-z])\W{0,5}([0-9]{3,4})(?![0-9])"
@@ -128,7 +129,9 @@ def contains_card_number(text: str) -> bool:
 
 def contains_cvv(text: str) -> bool:
     """True when ``text`` labels a 3-4 digit number as a CVV / CVC / security code."""
-    return bool(text) and bool(_CVV.search(skeleton(text).replace(IGNORED, "")))
+    if not text or (text.isascii() and not _CVV_HINT.search(text)):
+        return False
+    return bool(_CVV.search(skeleton(text).replace(IGNORED, "")))
 
 
 def contains_card_data(text: str) -> bool:
@@ -162,11 +165,23 @@ def _redact_cvv(text: str) -> str:
     return text
 
 
+def json_container(text: str) -> Any:
+    """The decoded object or array when ``text`` is one, else None."""
+    if text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, (dict, list)) else None
+
+
 def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
     """The path of the first string (or number, or key) in ``value`` holding card data; None if clean.
 
-    ``value`` may be text, a number or nested dicts and lists (JSON); a string that is a JSON
-    document is looked into as well, so escaped separators (``\\u00a0``) do not hide a number.
+    ``value`` may be text, a number or nested dicts and lists (JSON). A string that is a JSON object
+    or array (a JSON column's parameter) is decoded and walked instead: escaped separators
+    (``\\u00a0``) cannot hide a number, and a list of small numbers is not read as one long number.
     """
     if isinstance(value, bool) or value is None:
         return None
@@ -175,16 +190,10 @@ def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | 
     if isinstance(value, int):
         return path if contains_card_number(str(value)) else None
     if isinstance(value, str):
-        if contains_card_data(value):
-            return path
-        stripped = value.lstrip()
-        if stripped[:1] in ("{", "[", '"') and "\\u" in value:
-            try:
-                decoded = json.loads(value)
-            except ValueError:
-                return None
+        decoded = json_container(value)
+        if decoded is not None:  # each string and number on its own, as the API sees them: ids in a list are not one run
             return find_card_data(decoded, path)
-        return None
+        return path if contains_card_data(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and contains_card_data(key):

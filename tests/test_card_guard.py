@@ -75,6 +75,18 @@ async def test_updates_and_many_rows_at_once_are_guarded_and_nothing_is_kept(run
     assert names == ["Kim"]
 
 
+async def test_json_is_read_value_by_value_so_a_list_of_ids_is_not_a_card_number(runtime: Runtime) -> None:
+    """[4111, 1111, 1111, 1111] written as text would read as one number; as JSON it is four ids."""
+    from gateway.models import AuditEvent
+
+    async with runtime.sessions() as session, session.begin():
+        session.add(AuditEvent(via="TEST", action="bulk", details={"instanceIds": [4111, 1111, 1111, 1111]}))
+    with pytest.raises(CardDataRefused):
+        async with runtime.sessions() as session, session.begin():
+            session.add(AuditEvent(via="TEST", action="bulk", details={"ids": [4111111111111111]}))
+    assert (await scan_engine(runtime.engine)).hits == []
+
+
 def test_describe_card_data_masks() -> None:
     assert describe_card_data("Suite 4111\u00a01111\u00a01111\u00a01111") == "411111******1111"
     assert describe_card_data('{"n": "5555\\u200b5555\\u200b5555\\u200b4444"}') == "555555******4444"
