@@ -381,6 +381,11 @@ async def test_stopped_database_answers_503_then_recovers(pg_app: tuple[httpx.As
             response, elapsed = await _timed(post(http, query, token))
             assert_unavailable(response)
             assert elapsed < BOUND_SECONDS
+        # what needs no database still answers (the cost budget's store being down lets requests through)
+        assert (await _timed(post(http, "{ __typename }")))[0].json()["data"] == {"__typename": "Query"}
+        # a persisted query sent by hash alone is looked up in the database
+        by_hash = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ab" * 32}}}
+        assert_unavailable((await _timed(http.post("/graphql", json=by_hash, headers={"Accept": JSON})))[0])
         health, elapsed = await _timed(http.get("/health"))
         assert health.status_code == 503 and elapsed < 5
         export, elapsed = await _timed(http.get("/exports/organizations.csv",

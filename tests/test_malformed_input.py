@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator
 import httpx
 import pytest
 import strawberry
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import exc as sa_exc, insert, text
 
 from gateway.composition import Query, extends
 from gateway.errors import BadUserInput
@@ -242,3 +242,20 @@ def test_data_errors_are_recognised_but_bugs_are_not() -> None:
     assert is_invalid_data_error(sa_exc.DBAPIError("x", {}, StringDataRightTruncation("too long")))
     assert not is_invalid_data_error(sa_exc.IntegrityError("x", {}, Exception("duplicate")))
     assert not is_invalid_data_error(ValueError("bug"))
+
+
+async def test_real_postgresql_data_exceptions_are_recognised(runtime: Any) -> None:
+    if runtime.settings.is_sqlite:
+        pytest.skip("SQLite neither limits varchar nor refuses a cast: only PostgreSQL raises SQLSTATE 22")
+    async with runtime.engine.connect() as connection:
+        with pytest.raises(sa_exc.DBAPIError) as too_long:  # Core, not the ORM: past the flush check
+            await connection.execute(insert(models.Partner).values(name="x" * 300, code="LONG2", kind="RESELLER"))
+        await connection.rollback()
+        with pytest.raises(sa_exc.DBAPIError) as not_a_number:
+            await connection.execute(text("SELECT CAST('abc' AS integer)"))
+        await connection.rollback()
+        with pytest.raises(sa_exc.DBAPIError) as not_a_table:
+            await connection.execute(text("SELECT * FROM no_such_table"))
+    assert "too long" in str(too_long.value) and is_invalid_data_error(too_long.value)
+    assert is_invalid_data_error(not_a_number.value)
+    assert not is_invalid_data_error(not_a_table.value)  # a bug stays a bug
