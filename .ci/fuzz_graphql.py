@@ -18,7 +18,10 @@ import argparse
 import asyncio
 import base64
 import collections
+import dataclasses
 import os
+import random
+import re
 import shutil
 import sys
 import tempfile
@@ -29,7 +32,9 @@ from typing import Any
 
 import httpx
 import schemathesis
-from graphql import get_introspection_query
+from graphql import (ArgumentNode, FieldNode, GraphQLSyntaxError, ListValueNode, NameNode, ObjectFieldNode,
+                     OperationDefinitionNode, OperationType, SelectionSetNode, StringValueNode, Visitor,
+                     get_introspection_query, parse, print_ast, visit)
 from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
@@ -52,6 +57,7 @@ HOSTILE_IDS = [
     base64.urlsafe_b64encode(b"NoSuchType:1").decode().rstrip("="),
     "not-an-id", "", "=====", "T3JnYW5pemF0aW9uOjE", "\u0000",
 ]
+KEEP_OUT_TYPES = {"ApiToken"}
 HOSTILE_DECIMALS = ["NaN", "Infinity", "-Infinity", "-0", "1e400", "1E-30", "123456789012345678901234",
                     "0.000001", "12.5.5", "", " 12 ", "-5"]
 HOSTILE_STRINGS = ["", " ", "x" * 300, "=HYPERLINK(\"http://x\")", "4111 1111 1111 1111", "\u202e", "a\u0000b",
@@ -61,14 +67,108 @@ HOSTILE_STRINGS = ["", " ", "x" * 300, "=HYPERLINK(\"http://x\")", "4111 1111 11
 @dataclass
 class Tally:
     requests: int = 0
+    with_data: int = 0  # answered with data: the document got past validation into the resolvers
+    user_errors: collections.Counter[str] = field(default_factory=collections.Counter)  # business rules reached
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (operation, document, answer)
 
 
-def _real_ids(node_types: list[str], keys_by_table: dict[str, list[int]]) -> list[str]:
-    """Every Node type with every key some table has: most name a real object of that type."""
+def _candidate_ids(node_types: list[str], keys_by_table: dict[str, list[int]]) -> dict[str, list[str]]:
+    """Every Node type with every key some table has; ``_existing_ids`` keeps those that name an object."""
     keys = sorted({key for values in keys_by_table.values() for key in values if key <= 60})
-    return [base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
-            for type_name in node_types for key in keys]
+    return {type_name: [base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=") for key in keys]
+            for type_name in node_types}
+
+
+async def _existing_ids(client: httpx.AsyncClient, token: str, candidates: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The candidate IDs that `nodes(ids:)` resolves for the platform admin, by type."""
+    found: dict[str, list[str]] = {}
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    for type_name, ids in candidates.items():
+        for start in range(0, len(ids), 50):
+            response = await client.post("/graphql", headers=headers, json={
+                "query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", "variables": {"ids": ids[start:start + 50]}})
+            nodes = (response.json().get("data") or {}).get("nodes") or []
+            found.setdefault(type_name, []).extend(node["id"] for node in nodes if node)
+    # the roles' own API tokens stay out: revoking one would leave the rest of the run unauthenticated
+    return {type_name: ids for type_name, ids in found.items() if ids and type_name not in KEEP_OUT_TYPES}
+
+
+class IdDictionary:
+    """Puts real IDs of the right type into ID arguments, guessing the type from the name (`organizationId`)."""
+
+    ID_NAME = re.compile(r"(?i)^(.*?)ids?$")
+
+    def __init__(self, by_type: dict[str, list[str]]) -> None:
+        self.by_type = by_type
+        self.every = [i for ids in by_type.values() for i in ids]
+
+    def ids_for(self, name: str) -> list[str]:
+        stem = self.ID_NAME.match(name).group(1).lower()  # type: ignore[union-attr]
+        if not stem:
+            return self.every
+        for test in (lambda t: t.lower() == stem, lambda t: t.lower().endswith(stem), lambda t: stem in t.lower()):
+            matching = [i for type_name, ids in self.by_type.items() if test(type_name) for i in ids]
+            if matching:
+                return matching
+        return self.every
+
+    def rewrite(self, document: str, rng: random.Random) -> str:
+        """The document with most ID-named arguments and input fields set to real IDs (some left as drawn)."""
+        if not self.every:
+            return document
+        try:
+            tree = parse(document)
+        except GraphQLSyntaxError:
+            return document
+        return print_ast(visit(tree, _IdRewriter(self, rng)))
+
+
+def _asking_user_errors(document: str) -> str:
+    """A mutation document that also selects its payload's userErrors, to see which business rules answered."""
+    try:
+        tree = parse(document)
+    except GraphQLSyntaxError:
+        return document
+    return print_ast(visit(tree, _UserErrorsSelector()))
+
+
+class _UserErrorsSelector(Visitor):
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
+        if node.operation != OperationType.MUTATION:
+            return None
+        fields = []
+        for selection in node.selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.selection_set is not None and not any(
+                    isinstance(s, FieldNode) and s.name.value == "userErrors" for s in selection.selection_set.selections):
+                wanted = FieldNode(name=NameNode(value="userErrors"), selection_set=SelectionSetNode(
+                    selections=(FieldNode(name=NameNode(value="code")),)))
+                selection = dataclasses.replace(selection, selection_set=dataclasses.replace(
+                    selection.selection_set, selections=(*selection.selection_set.selections, wanted)))
+            fields.append(selection)
+        return dataclasses.replace(node, selection_set=dataclasses.replace(node.selection_set, selections=tuple(fields)))
+
+
+class _IdRewriter(Visitor):
+    def __init__(self, dictionary: IdDictionary, rng: random.Random) -> None:
+        super().__init__()
+        self.dictionary, self.rng = dictionary, rng
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
+        return self._replace(node)
+
+    def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> Any:
+        return self._replace(node)
+
+    def _replace(self, node: Any) -> Any:
+        if not self.dictionary.ID_NAME.match(node.name.value) or self.rng.random() >= 0.85:
+            return None  # unchanged: some draws stay random or hostile
+        pool = self.dictionary.ids_for(node.name.value)
+        if isinstance(node.value, StringValueNode):
+            return dataclasses.replace(node, value=StringValueNode(value=self.rng.choice(pool)))
+        if isinstance(node.value, ListValueNode):
+            values = tuple(StringValueNode(value=self.rng.choice(pool)) for _ in node.value.values or [None])
+            return dataclasses.replace(node, value=ListValueNode(values=values))
+        return None
 
 
 async def _harvest(runtime: Runtime) -> tuple[dict[str, list[int]], list[str]]:
@@ -125,6 +225,20 @@ def _server_errors(response: httpx.Response) -> str | None:
     return None
 
 
+def _count_outcome(tally: Tally, response: httpx.Response) -> None:
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        return
+    if not data:
+        return
+    tally.with_data += 1
+    for payload in data.values():
+        if isinstance(payload, dict):
+            for error in payload.get("userErrors") or []:
+                tally.user_errors[str(error.get("code"))] += 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "3")),
@@ -133,6 +247,8 @@ def main() -> int:
     parser.add_argument("--roles", default="", help="comma-separated demo roles (default: all, and anonymous)")
     parser.add_argument("--operations", default="", help="comma-separated field names (default: all)")
     parser.add_argument("--show", type=int, default=15, help="failures printed in full")
+    parser.add_argument("--database-url", default=os.environ.get("FUZZ_DATABASE_URL"),
+                        help="an EMPTY database to seed (default: a fresh SQLite file in a temporary folder)")
     parser.add_argument("--seed", type=int, default=None,
                         help="explore with this random seed (default: the same derandomized examples every run)")
     args = parser.parse_args()
@@ -140,7 +256,8 @@ def main() -> int:
 
     loop = asyncio.new_event_loop()
     folder = tempfile.mkdtemp(prefix="gateway-fuzz-")
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{folder}/fuzz.db", cost_budget_per_minute=10**12,
+    database_url = args.database_url or f"sqlite+aiosqlite:///{folder}/fuzz.db"
+    settings = load_settings(database_url=database_url, cost_budget_per_minute=10**12,
                              log_level="CRITICAL")
     runtime = Runtime(settings)
     loop.run_until_complete(create_tables(runtime))
@@ -153,7 +270,10 @@ def main() -> int:
     schema = schemathesis.graphql.from_dict({"data": introspection.data})
     node_types = [t["name"] for t in introspection.data["__schema"]["types"]
                   if any(i["name"] == "Node" for i in (t.get("interfaces") or []))]
-    _register_scalars(_real_ids(node_types, keys), texts or ["x"])
+    real_ids = loop.run_until_complete(
+        _existing_ids(client, demo.tokens["platform_admin"], _candidate_ids(node_types, keys)))
+    id_dictionary = IdDictionary(real_ids)
+    _register_scalars(id_dictionary.every or ["x"], texts or ["x"])
 
     wanted_ops = {name for name in args.operations.split(",") if name}
     operations = []
@@ -189,14 +309,18 @@ def main() -> int:
                                      derandomize=args.seed is None,
                                      phases=[Phase.explicit, Phase.generate],
                                      suppress_health_check=list(HealthCheck))
-                @given(case=strategy)
-                def probe(case: Any) -> None:
-                    response = loop.run_until_complete(client.post("/graphql", json={"query": case.body},
+                @given(case=strategy, rng=st.randoms(use_true_random=False))
+                def probe(case: Any, rng: random.Random) -> None:
+                    document = case.body
+                    if mode == GenerationMode.POSITIVE:
+                        document = _asking_user_errors(id_dictionary.rewrite(case.body, rng))
+                    response = loop.run_until_complete(client.post("/graphql", json={"query": document},
                                                                    headers=headers))
                     tally.requests += 1
+                    _count_outcome(tally, response)
                     problem = _server_errors(response)
                     if problem is not None:
-                        tally.failures.append((operation.label, case.body, f"{problem}\n{response.text[:600]}"))
+                        tally.failures.append((operation.label, document, f"{problem}\n{response.text[:600]}"))
 
                 try:
                     probe()
@@ -210,9 +334,13 @@ def main() -> int:
 
     total_requests = sum(t.requests for t in tallies.values())
     total_failures = sum(len(t.failures) for t in tallies.values())
-    print(f"{'role':<28} {'requests':>9} {'server errors':>14}")
+    print(f"{'role':<28} {'requests':>9} {'with data':>10} {'userErrors':>11} {'server errors':>14}")
     for role, tally in tallies.items():
-        print(f"{role:<28} {tally.requests:>9} {len(tally.failures):>14}")
+        print(f"{role:<28} {tally.requests:>9} {tally.with_data:>10} {sum(tally.user_errors.values()):>11} "
+              f"{len(tally.failures):>14}")
+    rules = sum((t.user_errors for t in tallies.values()), collections.Counter())
+    print("business rules reached (userErrors codes): " + (", ".join(
+        f"{code} {count}" for code, count in rules.most_common(20)) or "none"))
     print(f"{'total':<28} {total_requests:>9} {total_failures:>14}  "
           f"({len(operations)} operations, {time.monotonic() - started:.0f} s)")
     if skipped:

@@ -179,6 +179,15 @@ async def test_naive_datetime_filter_is_bad_user_input_not_a_crash(runtime: Any,
     assert "time zone" in result.errors[0]["message"]
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+async def test_stats_filter_at_the_edge_of_the_calendar_is_bad_user_input(runtime: Any, world: World, moment: str) -> None:
+    # found by .ci/fuzz_graphql.py: converting such a time to UTC overflowed inside the resolver
+    result = await run_query(runtime, '{ subscriptionStats(groupBy: [], filter: {createdAfter: "%s"}) { subscriptions } }' % moment,
+                             token=world.tokens["platform_admin"])
+    assert result.error_codes == ["BAD_USER_INPUT"], result.errors
+    assert "range" in result.errors[0]["message"]
+
+
 async def test_ints_beyond_32_bits_are_refused_by_graphql(runtime: Any, world: World) -> None:
     result = await run_query(runtime, "{ organizations(first: 3000000000) { totalCount } }",
                              token=world.tokens["platform_admin"])
