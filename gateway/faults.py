@@ -41,7 +41,8 @@ class ServiceUnavailable(GatewayError):
         super().__init__(message, retryAfterSeconds=RETRY_AFTER_SECONDS)
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and everything it was raised from or during, and the driver errors SQLAlchemy wrapped."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [error]
     while todo:
@@ -77,7 +78,7 @@ def _is_unavailable_one(error: BaseException) -> bool:
 
 def is_database_unavailable(error: BaseException) -> bool:
     """True when ``error`` (or anything it was raised from) means the database cannot be used right now."""
-    return any(_is_unavailable_one(item) for item in _chain(error))
+    return any(_is_unavailable_one(item) for item in exception_chain(error))
 
 
 def unavailable_body() -> dict[str, Any]:

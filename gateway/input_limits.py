@@ -17,6 +17,7 @@ from sqlalchemy import String, event, inspect
 from sqlalchemy.orm import Session
 
 from gateway.errors import BadUserInput
+from gateway.faults import exception_chain
 
 
 def _camel(name: str) -> str:
@@ -46,19 +47,10 @@ def install_length_checks(session_class: type[Session]) -> None:
 
 def is_invalid_data_error(error: BaseException) -> bool:
     """A database's refusal of a value (not of the statement): the request's fault."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    todo = [error]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in exception_chain(error):
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith("22"):
             return True
         if isinstance(current, OverflowError) and "too large to convert" in str(current):  # SQLite's INTEGER
             return True
-        orig = getattr(current, "orig", None)
-        todo.extend(e for e in (current.__cause__, current.__context__, orig) if isinstance(e, BaseException))
     return False
