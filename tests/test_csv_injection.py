@@ -137,3 +137,16 @@ def test_gateway_query_command_writes_safe_csv(tmp_path: Any, monkeypatch: pytes
     assert result.exit_code == 0, result.output
     read = list(csv.reader(io.StringIO(result.output)))
     assert read == [["name"], ["'=HYPERLINK(\"http://x\")"], ["'@SUM(1)"]]
+
+
+def test_no_csv_is_written_around_the_safe_writer() -> None:
+    """A new export must use gateway.csv_safety: a bare csv.writer would let formulas through again."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    bare = re.compile(r"\bcsv\.(writer|DictWriter)\s*\(")
+    offenders = [str(path.relative_to(root)) for folder in ("gateway", "schema", "plugins")
+                 for path in (root / folder).rglob("*.py")
+                 if "tests" not in path.parts and bare.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
