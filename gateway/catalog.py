@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from gateway.cli_support import make_runtime, redact, run, settings_of
 from gateway.plugins import load_order, maybe_await
 
 
@@ -44,8 +45,6 @@ def catalog_group() -> None:
 @click.pass_context
 def catalog_seed(ctx: click.Context) -> None:
     """Add what is missing of every enabled plugin's catalog (idempotent; no demo data)."""
-    from gateway.cli import make_runtime, redact, run, settings_of
-
     settings = settings_of(ctx)
     runtime = make_runtime(settings)
 

@@ -7,33 +7,26 @@ Plugins add commands through the ``gateway_cli_commands`` hook.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import difflib
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Coroutine
+from typing import Any
 
 import click
 
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.catalog import catalog_group
+from gateway.cli_query import query_command
+from gateway.cli_support import make_runtime, plugin_manager, redact, run, settings_of
+from gateway.pan_scan import scan_pan_command
+from gateway.settings import Settings, load_settings
 
 DEFAULT_SDL_PATH = "schema/schema.graphql"
 
 
 # ---------------------------------------------------------------- errors: one line, non-zero exit
-def redact(url: str) -> str:
-    """A database URL without its password."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database url>"
-
-
 def one_line(error: BaseException, settings: Settings | None = None) -> str:
     """A one-line reason for ``error``; database failures name the (redacted) database."""
     from sqlalchemy.exc import DBAPIError, OperationalError
@@ -77,33 +70,6 @@ class GatewayGroup(click.Group):
         if name and self.get_command(ctx, name) is None and self.plugin_error:
             raise click.UsageError(f"no command {name!r}; plugin commands are unavailable: {self.plugin_error}")
         return super().resolve_command(ctx, args)
-
-
-def settings_of(ctx: click.Context) -> Settings:
-    """The validated settings (once per invocation); a bad value stops here naming the variable."""
-    root = ctx.find_root()
-    if "gateway.settings" not in root.meta:
-        try:
-            root.meta["gateway.settings"] = load_settings()
-        except SettingsError as error:
-            raise click.ClickException(str(error)) from None
-    return root.meta["gateway.settings"]
-
-
-def plugin_manager(settings: Settings) -> Any:
-    from gateway.plugins import create_plugin_manager
-
-    return create_plugin_manager(settings.plugins)
-
-
-def make_runtime(settings: Settings) -> Any:
-    from gateway.runtime import Runtime
-
-    return Runtime(settings)
-
-
-def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coroutine)
 
 
 @click.group(cls=GatewayGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -368,32 +334,10 @@ def actions_command(ctx: click.Context, markdown: bool) -> None:
     click.echo(actions_markdown(registry, columns) if markdown else actions_text(registry, columns))
 
 
-# ---------------------------------------------------------------- query (issue 8)
-def _register_query() -> None:
-    from gateway.cli_query import query_command
-
-    cli.add_command(query_command)
-
-
-_register_query()
-
-
-def _register_pan_scan() -> None:  # gateway db scan-pan (issue 11): gateway/pan_scan.py
-    from gateway.pan_scan import scan_pan_command
-
-    db.add_command(scan_pan_command)
-
-
-_register_pan_scan()
-
-
-def _register_catalog() -> None:
-    from gateway.catalog import catalog_group
-
-    cli.add_command(catalog_group)
-
-
-_register_catalog()
+# ---------------------------------------------------------------- commands kept in their own modules
+cli.add_command(query_command)  # issue 8
+db.add_command(scan_pan_command)  # gateway db scan-pan (issue 11)
+cli.add_command(catalog_group)
 
 
 # ---------------------------------------------------------------- entry point

@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable, TextIO
 import click
 from graphql import GraphQLError, ListTypeNode, NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, parse
 
+from gateway.cli_support import settings_of
 from gateway.csv_safety import write_dict_rows
 
 Executor = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -281,8 +282,6 @@ def error_line(error: dict[str, Any]) -> str:
 def query_command(ctx: click.Context, source: TextIO, pairs: tuple[str, ...], follow: bool, fmt: str,
                   url: str | None, token: str | None, operation_name: str | None, progress: bool | None) -> None:
     """Run a GraphQL document (a file or - for stdin) and print JSON or CSV."""
-    from gateway.cli import settings_of
-
     document = source.read()
     if not document.strip():
         raise QueryError("the document is empty")

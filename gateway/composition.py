@@ -17,7 +17,8 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import UNRESOLVED, StrawberryField
 
 from gateway.card_inputs import refuse_card_data_in_mutations
-from gateway.errors import MaskUnexpectedErrors, PluginContractError
+from gateway.error_masking import MaskUnexpectedErrors
+from gateway.errors import PluginContractError
 from gateway.refusals import ReportRefusedFields, tolerate_refusals
 from gateway.relay import Node
 from gateway.scalars import SCALAR_OVERRIDES

@@ -7,7 +7,7 @@ import json
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import select
@@ -18,10 +18,8 @@ from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
 from gateway.errors import DomainError, Forbidden, GatewayError, Unauthenticated, UserError
 from gateway.models import AuditEvent, IdempotencyKey, Notification
-from gateway.plugins import call_hook
-
-if TYPE_CHECKING:
-    from gateway.runtime import Runtime
+from gateway.policy import ActionRegistry
+from gateway.settings import Settings
 
 log = logging.getLogger("gateway.context")
 SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
@@ -31,17 +29,34 @@ DISABLED_PARTNER_REFUSALS = "disabled_partner_refusals"
 P = TypeVar("P")
 
 
+class Host(Protocol):
+    """What a request needs of the running gateway (``gateway.runtime.Runtime`` is the one host).
+
+    Declared here, below the runtime, so the context never imports the module that builds the
+    schema: ``runtime -> composition -> relay -> context`` stays one way.
+    """
+
+    settings: Settings
+    plugin_manager: Any  # pluggy.PluginManager
+    actions: ActionRegistry
+
+    async def resolve_nodes(self, ctx: "Context", ids: list[str]) -> list[Any]: ...
+
+    async def deliver_notification(self, notification: Notification) -> None: ...
+
+    async def payment_processor(self) -> Any: ...
+
+
 class RetryMutation(Exception):
     """A concurrent request claimed the same idempotency key first; run again to replay its result."""
 
 
 @dataclass
 class Context:
-    runtime: "Runtime"
+    runtime: Host
     session: SerializedSession
     viewer: Viewer
     request: Any = None
-    loaders: dict[str, DataLoader] = field(default_factory=dict)
     cost: dict[str, Any] = field(default_factory=dict)
     _batch_loaders: dict[Any, DataLoader] = field(default_factory=dict)
     _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -50,7 +65,7 @@ class Context:
     refused_fields: list[Any] = field(default_factory=list)
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.runtime.settings
 
     @property
@@ -58,16 +73,8 @@ class Context:
         return self.runtime.plugin_manager.hook
 
     @property
-    def actions(self) -> Any:
+    def actions(self) -> ActionRegistry:
         return self.runtime.actions
-
-    async def install_loaders(self) -> None:
-        self.loaders = {}
-        for answer in await call_hook(self.hooks.gateway_loaders, ctx=self):
-            self.loaders.update(answer or {})
-
-    def loader(self, name: str) -> DataLoader:
-        return self.loaders[name]
 
     async def batch_load(self, fn: BatchFn, parent: Any, kwargs: dict[str, Any]) -> Any:
         key = (fn, repr(sorted(kwargs.items())))
@@ -103,8 +110,6 @@ class Context:
                 yield self.session
         finally:
             # Commit or rollback, the session's objects are expired: cached ones must be read again.
-            for loader in self.loaders.values():
-                loader.clear_all()
             self._batch_loaders.clear()
             self.cache.clear()
         callbacks, self._after_commit = self._after_commit, []

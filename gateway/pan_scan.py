@@ -17,6 +17,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.cli_support import redact, run, settings_of
 from gateway.sensitive import json_container, contains_cvv, find_card_numbers, mask_card_number
 
 STREAM_BATCH = 1000
@@ -141,7 +142,6 @@ def scan_pan_command(ctx: click.Context, database_url: str | None) -> None:
 
     Each hit is printed as table.column [primary key]: the number masked (411111******1111).
     """
-    from gateway.cli import redact, run, settings_of
     from gateway.settings import load_settings
 
     url = load_settings(database_url=database_url).database_url if database_url else settings_of(ctx).database_url

@@ -84,7 +84,6 @@ class Runtime:
                 viewer = await self.authenticate(session, token)
                 await session.commit()  # hand the connection back while the request prices and parses
             ctx = Context(runtime=self, session=session, viewer=viewer, request=request)
-            await ctx.install_loaders()
             try:
                 yield ctx
             finally:
