@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from gateway.composition import Query, extends
 from gateway.context import Context
 from schema.common import OrganizationRole, PartnerRole
 from schema.identity.types import User, users_by_pk
-from schema.models import OrganizationMember, PartnerMember
+from schema.models import OrganizationMember, PartnerAccess, PartnerMember
+from schema.models import Partner as PartnerRow
 from schema.organizations.types import Organization, organizations_by_pk
 from schema.partners.types import Partner, partners_by_pk
 
@@ -62,5 +65,18 @@ async def viewer_memberships(session: object, user_id: int) -> tuple[dict[int, s
     partners = (await session.execute(  # type: ignore[attr-defined]
         select(PartnerMember.partner_id, PartnerMember.role).where(PartnerMember.user_id == user_id))).all()
     organizations = (await session.execute(  # type: ignore[attr-defined]
-        select(OrganizationMember.organization_id, OrganizationMember.role).where(OrganizationMember.user_id == user_id))).all()
+        select(OrganizationMember.organization_id, OrganizationMember.role).where(
+            OrganizationMember.user_id == user_id, _membership_in_force()))).all()
     return {p: r for p, r in partners}, {o: r for o, r in organizations}
+
+
+def _membership_in_force() -> Any:
+    """A membership the customer gave is the user's own; one a partner admin added through delegated access
+    (``created_via_partner_id``) is lent: it counts only while that partner's delegation is ACTIVE and the
+    partner is not DISABLED. Revocation deletes such memberships; this also covers a disabled partner
+    (suspended, back once enabled) and a row an add racing the revocation wrote after it."""
+    lender_in_force = select(PartnerAccess.partner_id).join(PartnerRow, PartnerRow.id == PartnerAccess.partner_id).where(
+        PartnerAccess.organization_id == OrganizationMember.organization_id,
+        PartnerAccess.partner_id == OrganizationMember.created_via_partner_id,
+        PartnerAccess.status == "ACTIVE", PartnerRow.status != "DISABLED").exists()
+    return or_(OrganizationMember.created_via_partner_id.is_(None), lender_in_force)
