@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 import strawberry
 
@@ -112,6 +113,32 @@ def validate_country(country: str | None, field: list[str] | str = "country") ->
     if code not in COUNTRY_CODES:
         raise DomainError("INVALID_COUNTRY", f"{country!r} is not an ISO 3166-1 alpha-2 country code (e.g. US, DE, IN)", field)
     return code
+
+
+ADDRESS_FIELDS = ("line1", "line2", "line3", "city", "postal_code", "state", "country")
+
+
+def clean_name(name: str | None, field: str = "name") -> str:
+    """An organization's or a partner's name: required, at most 200 characters, trimmed."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise DomainError("NAME_REQUIRED", "A name is required.", field)
+    if len(cleaned) > 200:
+        raise DomainError("NAME_TOO_LONG", "A name has at most 200 characters.", field)
+    return cleaned
+
+
+def clean_address(address: Any, field: str = "address") -> dict[str, str | None]:
+    """An ``AddressInput`` as column values: trimmed, empty parts None, the country an ISO code."""
+    values: dict[str, str | None] = {}
+    for name in ADDRESS_FIELDS:
+        value = getattr(address, name, None)
+        value = value.strip() if isinstance(value, str) else value
+        if value and len(value) > 200:
+            raise DomainError("ADDRESS_TOO_LONG", f"{name} has at most 200 characters.", [field, name])
+        values[name] = value or None
+    values["country"] = validate_country(values["country"], [field, "country"])
+    return values
 
 
 def parse_money(amount: object, currency: str, field: str = "amount") -> tuple[Decimal, str]:

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from gateway.context import Context
 from gateway.errors import DomainError
+from schema.common import clean_address, clean_name
 from schema.models import Partner
-from schema.organizations.service import clean_address, clean_name
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
 KINDS = ("DISTRIBUTOR", "RESELLER", "CONSULTING", "DEVELOPER")
