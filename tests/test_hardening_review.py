@@ -16,11 +16,15 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from gateway.auth import Viewer
+from gateway.context import Context
+from gateway.errors import DomainError
 from gateway.http import create_app
 from gateway.runtime import Runtime
 from gateway.testing import run_query, shared_runtime
 from plugins.mail.testing import build_mail_world
 from schema import models
+from schema.people import service as people
 
 ADD_MEMBER = """mutation($input: AddOrganizationMemberInput!) { addOrganizationMember(input: $input) {
   member { role } userErrors { code } } }"""
@@ -96,3 +100,18 @@ async def test_the_customers_own_memberships_do_not_depend_on_any_partner(runtim
     for role in ("org_super_admin", "org_admin", "org_member"):
         data = (await run_query(runtime, MEMBERS, {"id": world.org_id("acme")}, token=world.tokens[role])).ok()
         assert data["organization"]["members"]["nodes"], role
+
+
+async def test_an_add_through_a_delegation_that_ended_meanwhile_is_refused_by_the_service(runtime: Runtime) -> None:
+    """The race's other half: the service re-reads the delegation, locked, before writing the membership."""
+    mw = await build_mail_world(runtime)
+    world = mw.world
+    async with runtime.sessions() as session, session.begin():  # the revocation commits after the resolver's check
+        await session.execute(update(models.PartnerAccess).where(
+            models.PartnerAccess.organization_id == world.organizations["acme"]).values(status="REVOKED"))
+    async with runtime.sessions() as session, session.begin():
+        ctx = Context(runtime=runtime, session=session, viewer=Viewer(user_id=world.user_ids["reseller_admin"]))
+        with pytest.raises(DomainError) as refused:
+            await people.add_organization_member(ctx, world.organizations["acme"], email="late@resell.example",
+                                                 name=None, role="MEMBER", via_partner_id=world.partners["reseller"])
+    assert refused.value.code == "PARTNER_ACCESS_REVOKED"

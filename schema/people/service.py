@@ -11,7 +11,7 @@ from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.models import ApiToken, User
-from schema.models import OrganizationMember, PartnerMember
+from schema.models import OrganizationMember, PartnerAccess, PartnerMember
 from schema.organizations.service import clean_email
 
 PARTNER_ROLES = ("PARTNER_ADMIN", "PARTNER_ANALYST", "DEVELOPER")
@@ -59,6 +59,15 @@ async def add_organization_member(ctx: Context, organization_id: int, *, email: 
         raise DomainError("PARTNER_ADMIN_RESTRICTED",
                           "A partner admin can add organization members with the role MEMBER only; only the "
                           "organization's super admin or admins can give a user an admin role.", "role")
+    if via_partner_id is not None:
+        # Locked: a revocation committing between the caller's access check and this write would
+        # otherwise leave a membership behind it (revocation locks the same row, then removes them).
+        access = await ctx.session.scalar(select(PartnerAccess).where(
+            PartnerAccess.organization_id == organization_id, PartnerAccess.partner_id == via_partner_id)
+            .with_for_update())
+        if access is None or access.status != "ACTIVE":
+            raise DomainError("PARTNER_ACCESS_REVOKED", "Your partner's delegated admin access to this organization "
+                              "has ended; only the organization's own admins can add members now.")
     if role == "SUPER_ADMIN" and await ctx.session.scalar(select(func.count()).select_from(OrganizationMember).where(
             OrganizationMember.organization_id == organization_id, OrganizationMember.role == "SUPER_ADMIN")):
         raise DomainError("SUPER_ADMIN_EXISTS", "An organization has one super admin; add this user as ADMIN.", "role")
