@@ -1,20 +1,61 @@
-"""The plugin contract.
+"""The host's plugin contract.
 
-Every hook is called by the host (``gateway``); the core graph (``schema``) and each
-product plugin implement them with ``@hookimpl``. A hook may return a value or an
-awaitable; the host awaits awaitables through :func:`gateway.plugins.call_hook`.
-Hooks that collect return a list of every plugin's answer; ``firstresult`` hooks stop
-at the first non-None answer.
+Every hook here is called by the host (``gateway``) and speaks only of what the host knows:
+storage, the GraphQL schema, requests, the action policy, HTTP, the command line, demo data
+and domain events as data (:class:`gateway.events.DomainEvent`). Hooks about the business
+(invoice lines, payment processors, domain verification, upgrade runners...) are declared by
+the part that owns them, through :func:`gateway_add_hookspecs`, and called by that part.
+
+The core (``schema``) registers each of its parts as its own plugin through
+:func:`gateway_register_plugins`; product plugins are found by entry point. A hook may
+return a value or an awaitable; the host awaits awaitables through
+:func:`gateway.plugins.call_hook`. Collecting hooks return every plugin's answer;
+``firstresult`` hooks stop at the first non-None answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
 import pluggy
 
+if TYPE_CHECKING:
+    import click
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.routing import BaseRoute
+
+    from gateway.context import Context
+    from gateway.demo import DemoData
+    from gateway.events import DomainEvent
+    from gateway.models import Notification
+    from gateway.policy import Action
+
+    # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
+    NodeResolver = Callable[[Context, list[int]], Awaitable[list[object | None]]]
+    # The roles a user holds, one map ``{scope pk: role}`` per scope kind gateway.auth.Viewer knows.
+    RoleMaps = tuple[dict[int, str], dict[int, str]]
+    NotificationSender = Callable[[Notification], Awaitable[None] | None]
+
 hookspec = pluggy.HookspecMarker("partner_gateway")
 hookimpl = pluggy.HookimplMarker("partner_gateway")
+
+
+# ---------------------------------------------------------------- composing the plugins
+@hookspec(historic=True)
+def gateway_add_hookspecs(pm: pluggy.PluginManager) -> None:
+    """Declare this plugin's own hooks with ``pm.add_hookspecs(module)`` (as pytest's ``pytest_addhooks``).
+
+    Historic: called for every plugin as it is registered, before any of its hooks is called, so a
+    plugin may implement a hook another plugin declares whatever their order.
+    """
+
+
+@hookspec(historic=True)
+def gateway_register_plugins(pm: pluggy.PluginManager) -> None:
+    """Register the plugins this plugin is made of (``pm.register(module, name=...)``), in their order.
+
+    The core registers each of its parts this way; they answer the same hooks as any product plugin.
+    """
 
 
 # ---------------------------------------------------------------- schema and storage
@@ -38,46 +79,50 @@ def gateway_type_extensions() -> list[type]:
     """Return classes decorated with ``@extends(Target)``: their fields are added to Target.
 
     ``Target`` is ``gateway.composition.Query``, ``gateway.composition.Mutation`` or any
-    type of another part (e.g. the core's ``Organization``). A field name that another
-    plugin already contributes fails the start with both plugin names.
+    type another plugin declares. A field name that another plugin already contributes fails
+    the start with both plugin names.
     """
 
 
 @hookspec
-def gateway_node_resolvers() -> dict[str, Any]:
+def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
     """Return ``{GraphQL type name: async fn(ctx, pks) -> list[obj | None]}`` for ``node``/``nodes``."""
 
 
 # ---------------------------------------------------------------- request context
 @hookspec
-def gateway_loaders(ctx: Any) -> dict[str, Any]:
-    """Return named per-request dataloaders ``{name: DataLoader}``; names must be unique across plugins."""
-
-
-@hookspec
-def gateway_viewer_memberships(session: Any, user_id: int) -> Any:
-    """Return (or await) ``(partner_roles, organization_roles)`` dicts ``{pk: role}`` for the viewer."""
+def gateway_viewer_memberships(session: AsyncSession, user_id: int) -> RoleMaps | Awaitable[RoleMaps]:
+    """Return (or await) the viewer's role maps, ``({scope pk: role}, {scope pk: role})`` in the order
+    ``gateway.auth.Viewer`` takes them; the host merges every plugin's answer."""
 
 
 # ---------------------------------------------------------------- authorization
 @hookspec
-def gateway_actions() -> list[Any]:
+def gateway_actions() -> list[Action]:
     """Return the ``gateway.policy.Action`` declarations of this plugin: who may do what."""
+
+
+@hookspec(firstresult=True)
+def gateway_grant_columns() -> list[str] | None:
+    """Return every grant name in the order `gateway actions` prints the access matrix; first answer wins.
+
+    The host knows no grant vocabulary; without an answer it prints the grants the actions use, sorted.
+    """
 
 
 # ---------------------------------------------------------------- HTTP, CLI, demo data
 @hookspec
-def gateway_routes() -> list[Any]:
-    """Return Starlette ``Route`` objects (e.g. CSV exports) mounted beside ``/graphql``."""
+def gateway_routes() -> list[BaseRoute]:
+    """Return Starlette routes (e.g. CSV exports) mounted beside ``/graphql``."""
 
 
 @hookspec
-def gateway_cli_commands() -> list[Any]:
+def gateway_cli_commands() -> list[click.Command]:
     """Return click commands added to the ``gateway`` command line."""
 
 
 @hookspec
-def gateway_seed_catalog(session: Any) -> Any:
+def gateway_seed_catalog(session: AsyncSession) -> Mapping[str, int] | Awaitable[Mapping[str, int]]:
     """Add whatever is missing of this plugin's sellable catalog (products, plans, add-ons, prices and
     product-specific price lists), idempotently and without any demo rows; existing rows are left alone.
 
@@ -88,7 +133,7 @@ def gateway_seed_catalog(session: Any) -> Any:
 
 
 @hookspec
-def gateway_seed_demo(session: Any, demo: Any) -> Any:
+def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> Awaitable[None] | None:
     """Add this plugin's demo rows (idempotent); ``demo`` carries what earlier seeders made.
 
     Called in plugin order, the core first; may return an awaitable.
@@ -103,74 +148,18 @@ def gateway_demo_roles() -> dict[str, str]:
     """
 
 
-# ---------------------------------------------------------------- payments and domain hooks
-@hookspec(firstresult=True)
-def gateway_payment_processor() -> Any:
-    """Return the payment processor (``charge(token, amount, description, idempotency_key)``); first wins."""
-
-
-@hookspec(firstresult=True)
-def gateway_verify_domain(domain: str, expected_code: str, given_code: str) -> Any:
-    """Decide whether a domain is verified (e.g. a DNS TXT check); return True/False or None to pass on."""
+# ---------------------------------------------------------------- delivery and events
+@hookspec
+def gateway_notification_senders() -> list[NotificationSender]:
+    """Return senders ``fn(notification)`` (may be async) that deliver outbox notifications after commit;
+    without any, notifications are logged."""
 
 
 @hookspec
-def gateway_invoice_lines(ctx: Any, organization_ids: list[int]) -> Any:
-    """Return (or await) ``{organization id: [line, ...]}`` of computed lines for the upcoming invoices.
+def gateway_event(ctx: Context, event: DomainEvent) -> Awaitable[None] | None:
+    """A domain event was emitted (``gateway.events.emit``), inside the transaction of its change.
 
-    A line is any object with ``description: str``, ``amount: Decimal``, ``currency: str``,
-    ``prorated: bool`` and ``subscription_id: int | None``. Lines a plugin wants billed later
-    can instead be written to the core's ``invoice_lines`` table, which the core reads itself.
-    """
-
-
-@hookspec(firstresult=True)
-def gateway_upgrade_runner() -> Any:
-    """Return the runner that performs a solution upgrade (vertical plugin); first wins."""
-
-
-@hookspec
-def gateway_notification_senders() -> list[Any]:
-    """Return senders ``async fn(notification)`` that deliver outbox notifications after commit."""
-
-
-# ---------------------------------------------------------------- domain events (after the change, same transaction)
-@hookspec
-def organization_created(ctx: Any, organization: Any) -> Any:
-    """An organization was created (may return an awaitable)."""
-
-
-@hookspec
-def partner_mapping_changed(ctx: Any, organization: Any, old_partner_id: int | None, new_partner_id: int) -> Any:
-    """A customer tagged a new partner."""
-
-
-@hookspec
-def delegated_access_revoked(ctx: Any, organization: Any, partner_id: int) -> Any:
-    """A partner's delegated admin access to an organization ended (revoked by its super admin, or the
-    customer tagged another partner); called in that transaction, after the organization memberships
-    the partner's admins added through the delegation were removed."""
-
-
-@hookspec
-def subscription_changed(ctx: Any, subscription: Any, change: Any) -> Any:
-    """A subscription was added, purchased, changed, suspended or enabled."""
-
-
-@hookspec
-def payment_recorded(ctx: Any, payment: Any) -> Any:
-    """A payment was charged and recorded."""
-
-
-@hookspec
-def renewal_due(ctx: Any, subscription: Any, as_of: Any) -> Any:
-    """A subscription's period ended and it is up for renewal."""
-
-
-# ---------------------------------------------------------------- access matrix (added for `gateway actions`)
-@hookspec(firstresult=True)
-def gateway_grant_columns() -> list[str] | None:
-    """Return every grant name in the order `gateway actions` prints the access matrix; first answer wins.
-
-    The host knows no grant vocabulary; without an answer it prints the grants the actions use, sorted.
+    ``event`` is the emitting part's frozen dataclass: dispatch on its class (``isinstance``) and read
+    its fields. A receiver's writes commit or roll back with the change; raising fails the change.
+    Work that must wait for the commit reads ``gateway.events.committed_events`` instead.
     """

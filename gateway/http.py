@@ -26,7 +26,7 @@ from gateway.graphiql import graphiql_off_page, graphiql_page, graphiql_routes
 from gateway.metrics import GatewayMetrics
 from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
-from gateway.plugins import contributions
+from gateway.plugins import contributions, enabled_plugins
 from gateway.runtime import Runtime
 from gateway.validation import document_checker
 
@@ -344,7 +344,7 @@ async def health(request: Request) -> Response:
         return JSONResponse({"status": "unavailable", "database": problem}, status_code=503,
                             headers=retry_after_header())
     return JSONResponse({"status": "ok", "database": "ok",
-                         "plugins": [name for name, _ in runtime.plugin_manager.list_name_plugin()]})
+                         "plugins": [name for name, _ in enabled_plugins(runtime.plugin_manager)]})
 
 
 def create_app(runtime: Runtime | None = None) -> Starlette:

@@ -7,7 +7,7 @@ from typing import Any
 import pluggy
 
 from gateway.composition import EXTENDS_ATTR
-from gateway.plugins import contributions, loaded_plugins
+from gateway.plugins import contributions, enabled_plugins, loaded_plugins
 from gateway.policy import ActionRegistry
 
 
@@ -19,7 +19,7 @@ def _graphql_name(field: Any) -> str:
 
 def plugin_contributions(pm: pluggy.PluginManager) -> dict[str, dict[str, list[str]]]:
     """``{plugin: {"types": [...], "fields": ["Organization.mail", ...], "actions", "routes", "models", "commands"}}``."""
-    result: dict[str, dict[str, list[str]]] = {name: {} for name, _ in pm.list_name_plugin()}
+    result: dict[str, dict[str, list[str]]] = {name: {} for name, _ in enabled_plugins(pm)}
 
     def add(plugin: str, kind: str, items: list[str]) -> None:
         result.setdefault(plugin, {}).setdefault(kind, []).extend(items)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, Iterable
 
@@ -14,6 +13,7 @@ from gateway import hookspecs
 
 ENTRY_POINT_GROUP = "partner_gateway.plugins"
 ALWAYS_ON = frozenset({"core"})
+PART_SEPARATOR = "."  # a plugin registered by another (gateway_register_plugins) is named "<owner>.<part>"
 
 
 class PluginError(Exception):
@@ -38,6 +38,9 @@ def create_plugin_manager(
     """Load the enabled installed plugins (None: all), then any extra (name, module/object) pairs."""
     pm = pluggy.PluginManager("partner_gateway")
     pm.add_hookspecs(hookspecs)
+    # Historic: each plugin registered from now on declares its hooks, then registers its own parts.
+    pm.hook.gateway_add_hookspecs.call_historic(kwargs={"pm": pm})
+    pm.hook.gateway_register_plugins.call_historic(kwargs={"pm": pm})
     installed = available_plugins()
     wanted = set(installed) if enabled is None else set(enabled) | ALWAYS_ON
     unknown = wanted - set(installed)
@@ -59,10 +62,25 @@ def create_plugin_manager(
     return pm
 
 
+def part_name(owner: str, part: str) -> str:
+    """The registration name of ``owner``'s part ``part`` (e.g. ``core.billing``)."""
+    return f"{owner}{PART_SEPARATOR}{part}"
+
+
+def owner_of(plugin_name: str) -> str:
+    """The enabled plugin a registered plugin belongs to: itself, or the plugin that registered it as a part."""
+    return plugin_name.split(PART_SEPARATOR, 1)[0]
+
+
+def enabled_plugins(pm: pluggy.PluginManager) -> list[tuple[str, object]]:
+    """(name, module) of the enabled plugins in load order, without the parts they registered themselves."""
+    return [(name, plugin) for name, plugin in pm.list_name_plugin() if owner_of(name) == name]
+
+
 def loaded_plugins(pm: pluggy.PluginManager) -> list[LoadedPlugin]:
     installed = available_plugins()
     result = []
-    for name, plugin in pm.list_name_plugin():
+    for name, plugin in enabled_plugins(pm):
         module = getattr(plugin, "__name__", type(plugin).__name__)
         entry_point = installed.get(name)
         version = entry_point.dist.version if entry_point is not None and entry_point.dist else "local"
@@ -95,15 +113,15 @@ def load_order(hook: Any) -> list[Any]:
 
 
 def contributions(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Any]]:
-    """(plugin name, answer) for each plugin implementing a collecting, synchronous hook."""
+    """(enabled plugin name, answer) for each plugin implementing a collecting, synchronous hook.
+
+    A part's answer is credited to the plugin that registered it (``core``, not ``core.billing``):
+    that is the name users enable, and the one clash messages and the access matrix show.
+    """
     hook = getattr(pm.hook, hook_name)
     answers = []
     for impl in load_order(hook):
         answer = impl.function()
         if answer is not None:
-            answers.append((impl.plugin_name, answer))
+            answers.append((owner_of(impl.plugin_name), answer))
     return answers
-
-
-def import_plugin(dotted: str) -> Any:
-    return import_module(dotted)

@@ -15,7 +15,7 @@ from gateway.context import Context
 from gateway.errors import PluginContractError, UserError
 from gateway.hookspecs import hookimpl
 from gateway.introspection import plugin_contributions
-from gateway.plugins import available_plugins
+from gateway.plugins import available_plugins, enabled_plugins
 from gateway.runtime import Runtime
 from gateway.settings import load_settings
 from gateway.testing import create_tables, make_test_runtime, run_query
@@ -210,7 +210,7 @@ async def test_gateway_plugins_setting_disables_a_plugin(monkeypatch: pytest.Mon
     try:
         assert "widgetCount" in sdl(enabled) and "createWidget" in sdl(enabled)
         assert "widgetCount" not in sdl(disabled) and "createWidget" not in sdl(disabled)
-        assert [name for name, _ in disabled.plugin_manager.list_name_plugin()] == ["core"]
+        assert [name for name, _ in enabled_plugins(disabled.plugin_manager)] == ["core"]
     finally:
         await enabled.dispose()
         await disabled.dispose()

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.plugins import PluginError, create_plugin_manager
+from gateway.plugins import PluginError, create_plugin_manager, enabled_plugins
 from gateway.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
 
 
@@ -73,7 +73,7 @@ def test_unknown_plugin_is_named() -> None:
 
 def test_core_is_always_enabled() -> None:
     pm = create_plugin_manager([])
-    assert [name for name, _ in pm.list_name_plugin()] == ["core"]
+    assert [name for name, _ in enabled_plugins(pm)] == ["core"]
 
 
 @pytest.mark.parametrize("command", [["plugins"], ["actions"], ["db", "upgrade"], ["schema", "export", "--check"],

@@ -323,16 +323,18 @@ async def test_set_auto_renew_records_the_change_and_audit(runtime):
     assert event.organization_id == world.organizations["acme"] and event.details["autoRenew"] is False
 
 
-async def test_every_change_fires_the_subscription_changed_hook(runtime):
+async def test_every_change_emits_a_subscription_event(runtime):
     from gateway.hookspecs import hookimpl
     from gateway.testing import clear_tables, create_tables, make_test_runtime
+    from schema.subscriptions.events import SubscriptionChanged
 
     seen: list[tuple[int, str]] = []
 
     class Listener:
         @hookimpl
-        def subscription_changed(self, ctx, subscription, change):  # type: ignore[no-untyped-def]
-            seen.append((subscription.id, change.kind))
+        def gateway_event(self, ctx, event):  # type: ignore[no-untyped-def]
+            if isinstance(event, SubscriptionChanged):
+                seen.append((event.subscription_id, event.change_kind))
 
     backend = "sqlite" if runtime.settings.is_sqlite else "postgres"
     listening = make_test_runtime(backend, plugins=[], extra_plugins=[("listener", Listener())])

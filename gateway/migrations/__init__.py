@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.db import Base, create_engine
-from gateway.plugins import contributions
+from gateway.plugins import contributions, enabled_plugins
 
 HERE = Path(__file__).parent
 HOST_VERSIONS = HERE / "versions"
@@ -69,7 +69,7 @@ def plugin_migrations(pm: pluggy.PluginManager) -> list[PluginMigrations]:
             tables.setdefault(plugin, set()).add(table.name)
     paths = {plugin: Path(path) for plugin, path in contributions(pm, "gateway_migrations_path")}
     found = []
-    for name, plugin in pm.list_name_plugin():
+    for name, plugin in enabled_plugins(pm):
         path = paths.get(name)
         if path is None and getattr(plugin, "__file__", None):
             folder = Path(plugin.__file__).parent / "migrations"

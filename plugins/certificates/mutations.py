@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
 from gateway.db import utcnow
 from gateway.errors import NotFound, UserError
-from gateway.plugins import call_hook
+from gateway.events import emit
 from gateway.policy import Decision
 from gateway.relay import decode_pk
 from plugins.certificates import service
@@ -20,6 +19,8 @@ from plugins.certificates.actions import ADD_INVENTORY, ADD_SUBSCRIPTIONS, RENEW
 from plugins.certificates.types import CertificateInventoryLine, InventoryKind
 from schema.access import authorize_organization, authorize_platform
 from schema.models import Subscription as SubscriptionRow
+from schema.models import SubscriptionChange as SubscriptionChangeRow
+from schema.subscriptions.events import renewal_due, subscription_event
 from schema.subscriptions.service import ensure_subscription_authority, load_subscription_for_update
 from schema.subscriptions.types import ProductSubscription
 
@@ -96,8 +97,8 @@ def _items(items: list[CertificateItemInput]) -> list[service.Item]:
 
 
 def _changed(ctx: Context) -> service.OnChange:
-    async def fire(subscription: SubscriptionRow, change: Any) -> None:
-        await call_hook(ctx.hooks.subscription_changed, ctx=ctx, subscription=subscription, change=change)
+    async def fire(subscription: SubscriptionRow, change: SubscriptionChangeRow) -> None:
+        await emit(ctx, subscription_event(subscription, change))
 
     return fire
 
@@ -209,7 +210,7 @@ class CertificateMutations:
             decision = authorize_platform(ctx, RENEW_SUBSCRIPTIONS)
 
             async def due(subscription: SubscriptionRow) -> None:
-                await call_hook(ctx.hooks.renewal_due, ctx=ctx, subscription=subscription, as_of=as_of)
+                await emit(ctx, renewal_due(subscription, as_of))
 
             outcome = await service.renew_due(ctx.session, as_of=as_of, on_due=due, on_change=_changed(ctx),
                                               actor_user_id=ctx.viewer.user_id, via=decision.via)

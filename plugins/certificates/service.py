@@ -42,7 +42,7 @@ class SubscriptionSpec:
     auto_renew: bool = True
 
 
-# Callbacks through which the caller fires the core hooks (subscription_changed, renewal_due).
+# Callbacks through which the caller emits the core's subscription events (changed, renewal due).
 OnChange = Callable[[Subscription, SubscriptionChange], Awaitable[None]]
 RenewalDue = Callable[[Subscription], Awaitable[None]]
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.context import Context
+from gateway.events import DomainEvent
 from gateway.hookspecs import hookimpl
 from plugins.mail.demo import seed_demo
 from plugins.mail.actions import MAIL_ACTIONS
@@ -18,6 +20,7 @@ from plugins.mail.types import (
     MailAlias, MailOrganization, MailPolicy, MailUser, visible_mail_aliases, visible_mail_policies, visible_mail_users,
 )
 from schema.models import Product
+from schema.subscriptions.events import SubscriptionEvent
 
 
 @hookimpl
@@ -56,18 +59,15 @@ def gateway_seed_demo(session: Any, demo: Any) -> Any:
 
 
 @hookimpl
-def subscription_changed(ctx: Any, subscription: Any, change: Any) -> Any:
-    """A Mail subscription sets mail up for its organization (once), with a default super admin."""
-    return _set_up_for_subscription(ctx, subscription)
+async def gateway_event(ctx: Context, event: DomainEvent) -> None:
+    """A live Mail subscription sets mail up for its organization (once), with a default super admin."""
+    if isinstance(event, SubscriptionEvent):
+        await set_up_for_subscription(ctx, event)
 
 
-async def _set_up_for_subscription(ctx: Any, subscription: Any) -> None:
-    product_id = getattr(subscription, "product_id", None) or getattr(subscription, "product_pk", None)
-    organization_id = getattr(subscription, "organization_id", None) or getattr(subscription, "organization_pk", None)
-    status = getattr(subscription, "status", None)
-    status = getattr(status, "value", status)
-    if product_id is None or organization_id is None or status in ("CANCELLED", "EXPIRED"):
+async def set_up_for_subscription(ctx: Context, event: SubscriptionEvent) -> None:
+    if event.status in ("CANCELLED", "EXPIRED"):
         return
-    code = await ctx.session.scalar(select(Product.code).where(Product.id == product_id))
+    code = await ctx.session.scalar(select(Product.code).where(Product.id == event.product_id))
     if code == "MAIL":
-        await set_up_mail_with_default_super_admin(ctx.session, organization_id)
+        await set_up_mail_with_default_super_admin(ctx.session, event.organization_id)

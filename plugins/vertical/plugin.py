@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pluggy
+
+from gateway.context import Context
+from gateway.events import DomainEvent
 from gateway.hookspecs import hookimpl
+from plugins.vertical import hookspecs
 from plugins.vertical.actions import ACTIONS
 from plugins.vertical.demo import seed_demo
 from plugins.vertical.export import ROUTES
@@ -17,9 +22,10 @@ from plugins.vertical.queries import (
     visible_versions,
 )
 from plugins.vertical.services.solutions import VERTICAL_PRODUCT, sync_subscription
-from plugins.vertical.services.upgrades import default_runner
+from plugins.vertical.services.upgrades import UpgradeRunner, default_runner
 from plugins.vertical.types import Solution, SolutionInstance, SolutionUpgrade, SolutionVersion
 from schema.models import Product
+from schema.subscriptions.events import SubscriptionEvent
 
 
 @hookimpl
@@ -63,19 +69,21 @@ def gateway_seed_demo(session: Any, demo: Any) -> Any:
     return seed_demo(session, demo)
 
 
+@hookimpl
+def gateway_add_hookspecs(pm: pluggy.PluginManager) -> None:
+    pm.add_hookspecs(hookspecs)
+
+
 @hookimpl(trylast=True)
-def gateway_upgrade_runner() -> Any:
+def gateway_upgrade_runner() -> UpgradeRunner:
     """The default runner succeeds; a plugin answering first replaces it."""
     return default_runner
 
 
 @hookimpl
-def subscription_changed(ctx: Any, subscription: Any, change: Any) -> Any:
+async def gateway_event(ctx: Context, event: DomainEvent) -> None:
     """A VERTICAL subscription's plan and trial/paid state are copied onto the organization's instances."""
-
-    async def sync() -> None:
-        product = await ctx.session.get(Product, subscription.product_id)
+    if isinstance(event, SubscriptionEvent):
+        product = await ctx.session.get(Product, event.product_id)
         if product is not None and product.code == VERTICAL_PRODUCT:
-            await sync_subscription(ctx.session, subscription.organization_id)
-
-    return sync()
+            await sync_subscription(ctx.session, event.organization_id)

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Awaitable, Protocol
 
 DECLINED_TOKEN = "tok_decline"
 
 
 class PaymentDeclined(Exception):
     """The processor refused the charge; the message is safe to show to the user."""
+
+
+class PaymentProcessor(Protocol):
+    """What ``gateway_payment_processor`` answers: charges a card token, returns the charge's reference."""
+
+    def charge(self, token: str, amount: Decimal, description: str, idempotency_key: str | None = None,
+               currency: str = "USD") -> str | Awaitable[str]: ...
 
 
 class FakePaymentProcessor:

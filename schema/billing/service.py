@@ -14,9 +14,11 @@ from gateway.card_guard import CARD_NUMBER_CODE
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
-from gateway.plugins import call_hook, maybe_await
+from gateway.events import emit
+from gateway.plugins import maybe_await
 from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, contains_card_number, skeleton
 from schema.access import audit
+from schema.billing.events import PaymentRecorded
 from schema.billing.processor import PaymentDeclined
 from schema.common import parse_money, round_money
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod
@@ -68,7 +70,8 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
     await ctx.session.flush()
     if claim is not None and not isinstance(claim, dict):
         claim.result = {"payment_id": payment.id}
-    await call_hook(ctx.hooks.payment_recorded, ctx=ctx, payment=payment)
+    await emit(ctx, PaymentRecorded(payment_id=payment.id, organization_id=organization_id, amount=payment.amount,
+                                    currency=payment.currency, card_owner=payment.card_owner, occurred_at=payment.created_at))
     return payment
 
 

@@ -13,22 +13,16 @@ from gateway.auth import get_or_create_user
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
-from gateway.plugins import call_firstresult, call_hook
-from schema.common import validate_country
+from gateway.events import emit
+from gateway.plugins import call_firstresult
+from schema.common import clean_address, clean_name, validate_country
 from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping
+from schema.organizations.events import (
+    OrganizationCreated, PartnerAccessGranted, PartnerAccessRevoked, PartnerMappingChanged,
+)
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ADDRESS_FIELDS = ("line1", "line2", "line3", "city", "postal_code", "state", "country")
-
-
-def clean_name(name: str | None, field: str = "name") -> str:
-    cleaned = (name or "").strip()
-    if not cleaned:
-        raise DomainError("NAME_REQUIRED", "A name is required.", field)
-    if len(cleaned) > 200:
-        raise DomainError("NAME_TOO_LONG", "A name has at most 200 characters.", field)
-    return cleaned
 
 
 def clean_domain(domain: str) -> str:
@@ -43,18 +37,6 @@ def clean_email(email: str, field: str = "email") -> str:
     if not EMAIL_PATTERN.match(cleaned) or len(cleaned) > 320:
         raise DomainError("INVALID_EMAIL", f"{email!r} is not an email address.", field)
     return cleaned
-
-
-def clean_address(address: Any, field: str = "address") -> dict[str, str | None]:
-    values: dict[str, str | None] = {}
-    for name in ADDRESS_FIELDS:
-        value = getattr(address, name, None)
-        value = value.strip() if isinstance(value, str) else value
-        if value and len(value) > 200:
-            raise DomainError("ADDRESS_TOO_LONG", f"{name} has at most 200 characters.", [field, name])
-        values[name] = value or None
-    values["country"] = validate_country(values["country"], [field, "country"])
-    return values
 
 
 def _apply_address(organization: Organization, address: dict[str, str | None]) -> None:
@@ -91,7 +73,8 @@ async def create_organization(ctx: Context, partner: Partner, *, name: str, doma
     user = await get_or_create_user(session, email, super_admin_name)
     session.add(OrganizationMember(organization_id=organization.id, user_id=user.id, role="SUPER_ADMIN"))
     await session.flush()
-    await call_hook(ctx.hooks.organization_created, ctx=ctx, organization=organization)
+    await emit(ctx, OrganizationCreated(organization_id=organization.id, partner_id=partner.id, domain=domain))
+    await emit(ctx, PartnerAccessGranted(organization_id=organization.id, partner_id=partner.id))
     return organization
 
 
@@ -155,8 +138,8 @@ async def tag_partner(ctx: Context, organization: Organization, code: str, *,
     organization.partner_id = partner.id
     organization.customer_partner_id = partner.id if partner.kind == "RESELLER" else None
     await ctx.session.flush()
-    await call_hook(ctx.hooks.partner_mapping_changed, ctx=ctx, organization=organization,
-                    old_partner_id=old_partner_id, new_partner_id=partner.id)
+    await emit(ctx, PartnerMappingChanged(organization_id=organization.id, partner_id=partner.id,
+                                          old_partner_id=old_partner_id))
     return old_partner_id, partner
 
 
@@ -176,7 +159,7 @@ async def _revoke(ctx: Context, organization: Organization, partner_ids: list[in
     await ctx.session.flush()
     for partner_id in revoked:
         await remove_members_added_by_partner(ctx, organization, partner_id, via=via)
-        await call_hook(ctx.hooks.delegated_access_revoked, ctx=ctx, organization=organization, partner_id=partner_id)
+        await emit(ctx, PartnerAccessRevoked(organization_id=organization.id, partner_id=partner_id))
     return revoked
 
 
@@ -224,6 +207,7 @@ async def grant_partner_access(ctx: Context, organization: Organization, partner
     access.revoked_at = None
     access.revoked_by_user_id = None
     await ctx.session.flush()
+    await emit(ctx, PartnerAccessGranted(organization_id=organization.id, partner_id=partner_id))
     return access
 
 

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError, NotFound
-from gateway.plugins import call_hook
+from gateway.events import emit
 from gateway.policy import Decision
 from schema.access import DELEGATED_ADMIN, MAPPED_ADMIN, ORG_SUPER_ADMIN, audit, organization_access
 from schema.billing.service import charge_organization
 from schema.catalog.service import add_ons_by_code, plan_by_code
 from schema.models import AddOn, Organization, Partner, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
+from schema.subscriptions.events import subscription_event
 from schema.subscriptions.invoicing import prorated_lines, switch_period_lines
 from schema.subscriptions.pricing import Charge, add_period, period_charges
 
@@ -145,7 +146,7 @@ def _total(charges: list[Charge]) -> tuple[Decimal, str]:
 async def _record(ctx: Context, decision: Decision, subscription: Subscription, kind: str, action: str, *,
                   from_plan_id: int | None = None, from_licenses: int | None = None,
                   details: dict[str, Any] | None = None, at: dt.datetime | None = None) -> SubscriptionChange:
-    """The change row, the audit event and the subscription_changed hook, in the caller's transaction."""
+    """The change row, the audit event and the subscription event, in the caller's transaction."""
     change = SubscriptionChange(
         subscription_id=subscription.id, kind=kind,
         from_plan_id=from_plan_id if from_plan_id is not None else subscription.plan_id, to_plan_id=subscription.plan_id,
@@ -157,7 +158,7 @@ async def _record(ctx: Context, decision: Decision, subscription: Subscription, 
     await ctx.session.flush()
     audit(ctx, decision, action, organization_id=subscription.organization_id,
           details={"subscriptionId": subscription.id, "kind": kind, **(details or {})})
-    await call_hook(ctx.hooks.subscription_changed, ctx=ctx, subscription=subscription, change=change)
+    await emit(ctx, subscription_event(subscription, change))
     return change
 
 

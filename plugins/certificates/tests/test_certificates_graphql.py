@@ -208,7 +208,7 @@ async def test_disabled_reseller_cannot_add_subscriptions_or_inventory(runtime):
             Subscription.organization_id == world.organizations["acme"])) == 2  # mail + the one above
 
 
-async def test_renewals_through_graphql_are_idempotent_and_fire_renewal_due(runtime, backend):
+async def test_renewals_through_graphql_are_idempotent_and_emit_renewal_due(runtime, backend):
     world = await certificate_world(runtime)
     start = utcnow() - dt.timedelta(days=400)
     renewing = await add_subscription(runtime, world.organizations["acme"], {"DV": 2}, auto_renew=True)
@@ -245,7 +245,9 @@ async def test_renewals_through_graphql_are_idempotent_and_fire_renewal_due(runt
     assert any(line["description"].startswith("Renewal: 5 × Domain Validated") and line["amount"]["amount"] == "245.00"
                and not line["prorated"] for line in invoice["lines"])
 
-    # the core renewal_due hook fires once per due subscription, with the asOf given; subscription_changed follows
+    # the core's renewal-due event is emitted once per due subscription, with the asOf given; the renewal follows
+    from schema.subscriptions.events import SubscriptionRenewalDue, SubscriptionRenewed
+
     seen = []
     changes = []
 
@@ -254,13 +256,11 @@ async def test_renewals_through_graphql_are_idempotent_and_fire_renewal_due(runt
 
         @staticmethod
         @hookimpl
-        def renewal_due(ctx, subscription, as_of):
-            seen.append((subscription.id, as_of))
-
-        @staticmethod
-        @hookimpl
-        def subscription_changed(ctx, subscription, change):
-            changes.append((subscription.id, change.kind))
+        def gateway_event(ctx, event):
+            if isinstance(event, SubscriptionRenewalDue):
+                seen.append((event.subscription_id, event.as_of))
+            elif isinstance(event, SubscriptionRenewed):
+                changes.append((event.subscription_id, event.change_kind))
 
     from gateway.testing import clear_tables, create_tables
     spy_runtime = make_test_runtime(backend, plugins=["certificates"], extra_plugins=[("spy", Spy)])

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import func, select
 
 from gateway.testing import create_tables, make_test_runtime, run_query
 from plugins.mail import models
 from plugins.mail import plugin as mail_plugin
+from schema.subscriptions.events import SubscriptionChanged
 from schema.testing import build_world
+
+
+def _mail_event(world: Any, organization: str, status: str) -> SubscriptionChanged:
+    """A Mail subscription event as the core emits it (the ids other than product and organization do not matter)."""
+    return SubscriptionChanged(subscription_id=1, organization_id=world.organizations[organization],
+                               product_id=world.products["MAIL"], plan_id=1, status=status, license_count=1,
+                               change_id=1, change_kind="CHANGED")
+
 
 MAIL_MUTATIONS = ["addMailUser", "createMailAlias", "createMailPolicy", "changeMailSuperAdmin", "setMailOrganizationTfa",
                   "changeMailUserRole", "setMailUserProfileImage", "resetMailUserPassword", "deleteMailUser",
@@ -71,14 +81,12 @@ async def test_demo_seed_sets_mail_up_for_organizations_with_a_mail_subscription
     assert unverified["organization"]["mail"] is None
 
 
-async def test_a_mail_subscription_sets_mail_up(runtime):
+async def test_a_mail_subscription_event_sets_mail_up(runtime):
     world = await build_world(runtime)
     async with runtime.context(token=world.tokens["platform_admin"]) as ctx:
         async with ctx.transaction():
-            await mail_plugin.subscription_changed(ctx=ctx, change=None, subscription=SimpleNamespace(
-                product_id=world.products["MAIL"], organization_id=world.organizations["unverified"], status="TRIAL"))
-            await mail_plugin.subscription_changed(ctx=ctx, change=None, subscription=SimpleNamespace(
-                product_id=world.products["MAIL"], organization_id=world.organizations["direct"], status="CANCELLED"))
+            await mail_plugin.gateway_event(ctx=ctx, event=_mail_event(world, "unverified", "TRIAL"))
+            await mail_plugin.gateway_event(ctx=ctx, event=_mail_event(world, "direct", "CANCELLED"))
         async with runtime.sessions() as session:
             rows = (await session.execute(select(models.MailOrganization.organization_id, models.MailUser.email)
                                           .join(models.MailUser, models.MailUser.organization_id
