@@ -15,6 +15,7 @@ from strawberry.extensions import SchemaExtension
 from gateway.errors import BadUserInput, DomainError, GatewayError
 from gateway.faults import ServiceUnavailable, is_database_unavailable
 from gateway.input_limits import is_invalid_data_error
+from gateway.sensitive import redact_message
 
 log = logging.getLogger("gateway.errors")
 
@@ -27,7 +28,7 @@ class MaskUnexpectedErrors(SchemaExtension):
         result = self.execution_context.result
         if not result or not result.errors:
             return
-        result.errors = [self._present(error) for error in result.errors]
+        result.errors = [_without_card_data(self._present(error)) for error in result.errors]
 
     @staticmethod
     def _present(error: GraphQLError) -> GraphQLError:
@@ -65,3 +66,13 @@ class MaskUnexpectedErrors(SchemaExtension):
             nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
             original_error=None, extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
         )
+
+
+def _without_card_data(error: GraphQLError) -> GraphQLError:
+    """The error with card data masked in its message: coercion and validation errors quote what the
+    client sent (an enum value, an ID, an unknown input field), and a response must not carry it back."""
+    message = redact_message(error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+                        original_error=None, extensions=error.extensions)

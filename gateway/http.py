@@ -28,6 +28,7 @@ from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
 from gateway.plugins import contributions, enabled_plugins
 from gateway.runtime import Runtime
+from gateway.sensitive import redact_response_errors
 from gateway.validation import document_checker
 
 
@@ -75,7 +76,8 @@ def _error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
 
 def _response(body: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None) -> Response:
     content_type = f"{media}; charset=utf-8"
-    return Response(orjson.dumps(body), status_code=status, media_type=content_type, headers=headers)
+    return Response(orjson.dumps(redact_response_errors(body)), status_code=status, media_type=content_type,
+                    headers=headers)
 
 
 def _operation_selection_problem(query: str, operation_name: str | None) -> str | None:

@@ -11,14 +11,14 @@ is first reduced to a *skeleton* of the same length, one character per character
 - a letter (except modifier letters such as ``ー``) or another kind of number -> ``a``, which ends a run;
 - anything else (spaces of every kind, punctuation, symbols, controls) -> a separator.
 
-A *run* is digits joined by at most ``MAX_GAP`` visible separators each. A run of 13-19 digits
-that passes Luhn is a card number; in a longer run, any consecutive groups of digits adding
-up to 13-19 are tried, so a number hidden between other numbers is found too. Runs whose
+A *run* is digits joined by at most ``MAX_GAP`` visible separators each. In a run, any
+consecutive groups of digits adding up to 13-19 (the whole run included) that pass Luhn are a
+card number, so a number beside or between other numbers is found too. Runs whose
 digit groups are glued to letters (``Visa4111…``) count as well.
 
 To keep normal text usable, machine identifiers and common number formats are not runs:
 UUIDs, hexadecimal digests (20+ hex characters with a letter), ISO dates and clock times,
-and phone numbers written with a ``+`` and a country code of 1-3 digits.
+phone numbers written with a ``+`` and a country code of 1-3 digits, and IPv4 addresses (with a port).
 
 A CVV is recognised by its label (``CVV 123``, ``cvc2: 1234``, ``security code 123``).
 """
@@ -42,6 +42,8 @@ _NOT_RUNS = re.compile(
     r"|(?<![0-9])(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])(?![0-9])"  # ISO date
     r"|(?<![0-9])(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.,][0-9]{1,9})?)?(?![0-9])"  # clock time
     r"|(?<![0-9+])\+[0-9]{1,3}(?=[ .()-])"  # the country code of a phone number
+    r"|(?<![0-9.])(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})"
+    r"(?::[0-9]{1,5})?(?![0-9.])"  # an IPv4 address, with its port
 )
 _SEPARATOR = rf"[^0-9A-Za-z{IGNORED}]"
 # A gap between two digit groups: invisible characters, and at most MAX_GAP visible separators.
@@ -94,12 +96,11 @@ def skeleton(text: str) -> str:
 
 
 def _candidates(run: str) -> Iterator[str]:
-    """The digit strings of a run that could be a card number: all of it, or consecutive groups of it."""
+    """The digit strings of a run that could be a card number: all of it, or consecutive groups of it.
+
+    Sub-runs are tried even when the whole run is short enough to be one number: a card number with
+    another number beside it ("order 12: 4111 1111 1111 1111", "4111111111111111 1") is still one."""
     groups = re.findall(r"[0-9]+", run)
-    digits = "".join(groups)
-    if len(digits) <= MAX_DIGITS:
-        yield digits
-        return
     for start in range(len(groups)):
         joined = ""
         for group in groups[start:]:
@@ -244,3 +245,33 @@ def redacting(renderer: Any) -> Any:
         return redact_value(renderer(logger, name, event))
 
     return render
+
+
+# ---------------------------------------------------------------- responses
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
+
+
+def redact_message(message: str) -> str:
+    """An error message with card data masked, also where it quotes the value as a Python ``repr``
+    (graphql-core's coercion errors do: ``'4111\\u200b1111…'`` escapes what would hide the digits)."""
+    if not isinstance(message, str) or not message:
+        return message
+    if "\\" in message:
+        unescaped = _ESCAPE.sub(lambda m: chr(int(next(g for g in m.groups() if g), 16)), message)
+        if unescaped != message and contains_card_data(unescaped):
+            return redact_card_data(unescaped)
+    return redact_card_data(message)
+
+
+def redact_response_errors(body: Any) -> Any:
+    """A GraphQL-over-HTTP body (or a batch of them) with card data masked in every error message.
+
+    Errors quote what the client sent (an enum value, an ID, an unknown input field); whatever the
+    path that produced them, a card number must not come back in a response, where proxies,
+    browser tools and client logs keep it."""
+    for item in body if isinstance(body, list) else [body]:
+        if isinstance(item, dict):
+            for error in item.get("errors") or []:
+                if isinstance(error, dict) and isinstance(error.get("message"), str):
+                    error["message"] = redact_message(error["message"])
+    return body

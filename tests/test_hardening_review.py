@@ -21,6 +21,7 @@ from gateway.context import Context
 from gateway.errors import DomainError
 from gateway.http import create_app
 from gateway.runtime import Runtime
+from gateway.sensitive import contains_card_data, contains_card_number, redact_card_data, redact_message
 from gateway.testing import run_query, shared_runtime
 from plugins.mail.testing import build_mail_world
 from schema import models
@@ -115,3 +116,83 @@ async def test_an_add_through_a_delegation_that_ended_meanwhile_is_refused_by_th
             await people.add_organization_member(ctx, world.organizations["acme"], email="late@resell.example",
                                                  name=None, role="MEMBER", via_partner_id=world.partners["reseller"])
     assert refused.value.code == "PARTNER_ACCESS_REVOKED"
+
+
+# ---------------------------------------------------------------- 2. card data in responses
+PANS = ["4111111111111111", "4111 1111 1111 1111", "4111\u200b1111\u200b1111\u200b1111", "5555\u00a05555\u00a05555\u00a04444",
+        "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"]
+PAYMENT = "mutation($i: UpdatePaymentMethodInput!) { updatePaymentMethod(input: $i) { userErrors { code } } }"
+
+
+def _echoing_requests(world: Any, pan: str) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """Requests whose error message quotes what was sent, each with ``pan`` where the value goes."""
+    card = {"organizationId": world.org_id("acme"), "owner": "CUSTOMER_CARD", "cardToken": "tok_abcdefgh",
+            "brand": "VISA", "last4": "1111", "expMonth": 1, "expYear": 2030}
+    literal = pan.replace("\\", "")
+    return {
+        "enum variable": (PAYMENT, {"i": {**card, "brand": pan}}),
+        "int variable": (PAYMENT, {"i": {**card, "expMonth": pan}}),
+        "unknown input field": (PAYMENT, {"i": {**card, pan: "x"}}),
+        "global id variable": ("query($id: ID!) { node(id: $id) { id } }", {"id": pan}),
+        "global id literal": (f'{{ node(id: "{literal}") {{ id }} }}', None),
+        "datetime variable": ("mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { userErrors { code } } }",
+                              {"i": {"name": "n", "expiresAt": pan}}),
+        "unknown argument value": (f'{{ organizations(filter: {{nameContainz: "{literal}"}}) {{ totalCount }} }}', None),
+    }
+
+
+def _assert_no_card_data(messages: list[str]) -> None:
+    assert messages
+    for message in messages:
+        assert not contains_card_data(message) and not contains_card_data(redact_message(message)), message
+
+
+@pytest.mark.parametrize("pan", PANS)
+async def test_card_numbers_sent_do_not_come_back_in_error_messages(runtime: Runtime, pan: str) -> None:
+    world = (await build_mail_world(runtime)).world
+    token = world.tokens["org_super_admin"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)),
+                                 base_url="http://gateway") as http:
+        for name, (query, variables) in _echoing_requests(world, pan).items():
+            executed = await run_query(runtime, query, variables, token=token)  # what the CLI and tests see
+            _assert_no_card_data([e["message"] for e in executed.errors])
+            response = await http.post("/graphql", json={"query": query, "variables": variables},
+                                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+            assert response.status_code in (200, 400), (name, response.text)
+            _assert_no_card_data([e["message"] for e in response.json()["errors"]])
+        # a route's own errors too (the CSV exports quote a bad parameter)
+        response = await http.get("/exports/organizations.csv", params={"status": pan},
+                                  headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 400
+        _assert_no_card_data([e["message"] for e in response.json()["errors"]])
+
+
+def test_escaped_card_numbers_in_messages_are_masked_too() -> None:
+    """graphql-core quotes a value with ``repr``: invisible separators come out as ``\\u200b`` escapes."""
+    message = "found: " + repr({"4111\u200b1111\u200b1111\u200b1111": 1, "b": "5555\xa05555\xa05555\xa04444"})
+    assert "\\u200b" in message and not contains_card_data(message)  # what a plain scan misses
+    masked = redact_message(message)
+    assert "411111******1111" in masked and "555555******4444" in masked
+    assert redact_message("Unknown type 'Organizaton'.") == "Unknown type 'Organizaton'."
+
+
+# ---------------------------------------------------------------- 2b. a card number beside another number
+BESIDE_ANOTHER_NUMBER = ["order 12: 4111 1111 1111 1111", "4111111111111111 1", "4111-1111-1111-1111, 2",
+                         "1 4111111111111111", "5555 5555 5555 4444 07", "3782 822463 10005 1", "room 4 / 4111.1111.1111.1111"]
+
+
+@pytest.mark.parametrize("text", BESIDE_ANOTHER_NUMBER)
+def test_a_card_number_beside_another_number_is_found(text: str) -> None:
+    """A run of at most 19 digits was tried only whole: a short number next to the card hid it."""
+    assert contains_card_number(text)
+    assert not contains_card_number(redact_card_data(text))
+
+
+@pytest.mark.parametrize("text", BESIDE_ANOTHER_NUMBER[:3])
+async def test_free_text_refuses_a_card_number_beside_another_number(runtime: Runtime, text: str) -> None:
+    world = (await build_mail_world(runtime)).world
+    result = (await run_query(runtime, """mutation($i: UpdateOrganizationDetailsInput!) {
+      updateOrganizationDetails(input: $i) { organization { name } userErrors { code field } } }""",
+        {"i": {"organizationId": world.org_id("acme"), "name": text}}, token=world.tokens["org_super_admin"])).ok()
+    assert result["updateOrganizationDetails"]["userErrors"] == [{"code": "CARD_NUMBER_NOT_ACCEPTED",
+                                                                   "field": ["name"]}]

@@ -25,6 +25,7 @@ from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import BadUserInput, DomainError, Forbidden, GatewayError, NotFound, Unauthenticated
 from gateway.faults import started_stream
 from gateway.relay import decode_pk, encode_id
+from gateway.sensitive import redact_message
 from plugins.vertical.access import authorize_solution
 from plugins.vertical.services.customers import CSV_HEADER, CustomerFilter, customer_conditions, export_statement
 
@@ -33,7 +34,7 @@ PATH = "/exports/vertical/solutions/{solution_id}/customers.csv"
 
 
 def _json_error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    body = {"errors": [{"message": redact_message(message), "extensions": {"code": code}}]}  # echoes parameters
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 

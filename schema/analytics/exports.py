@@ -23,6 +23,7 @@ from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.faults import started_stream
 from gateway.relay import encode_id
+from gateway.sensitive import redact_message
 from schema.access import visible_organizations_clause
 from schema.analytics.filters import (
     organization_filter_from_params,
@@ -42,7 +43,7 @@ SUBSCRIPTION_COLUMNS = ["id", "organization_id", "organization_domain", "product
 
 
 def _json_error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    body = {"errors": [{"message": redact_message(message), "extensions": {"code": code}}]}  # echoes parameters
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
