@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -180,7 +181,7 @@ def json_container(text: str) -> Any:
 def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
     """The path of the first string (or number, or key) in ``value`` holding card data; None if clean.
 
-    ``value`` may be text, a number or nested dicts and lists (JSON). A string that is a JSON object
+    ``value`` may be text, a number (int, float, Decimal) or nested dicts and lists (JSON). A string that is a JSON object
     or array (a JSON column's parameter) is decoded and walked instead: escaped separators
     (``\\u00a0``) cannot hide a number, and a list of small numbers is not read as one long number.
     """
@@ -188,6 +189,8 @@ def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | 
         return None
     if isinstance(value, float):
         value = int(value) if value.is_integer() else repr(value)
+    if isinstance(value, Decimal):  # amounts: a 13-14 digit one fits a Numeric(18, 4) column
+        value = int(value) if value.is_finite() and value == value.to_integral_value() else format(value, "f")
     if isinstance(value, int):
         return path if contains_card_number(str(value)) else None
     if isinstance(value, str):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, AsyncIterator
 
 import httpx
@@ -21,7 +22,9 @@ from gateway.context import Context
 from gateway.errors import DomainError
 from gateway.http import create_app
 from gateway.runtime import Runtime
-from gateway.sensitive import contains_card_data, contains_card_number, redact_card_data, redact_message
+from gateway.sensitive import (
+    contains_card_data, contains_card_number, find_card_data, redact_card_data, redact_message,
+)
 from gateway.testing import run_query, shared_runtime
 from plugins.mail.testing import build_mail_world
 from schema import models
@@ -196,3 +199,22 @@ async def test_free_text_refuses_a_card_number_beside_another_number(runtime: Ru
         {"i": {"organizationId": world.org_id("acme"), "name": text}}, token=world.tokens["org_super_admin"])).ok()
     assert result["updateOrganizationDetails"]["userErrors"] == [{"code": "CARD_NUMBER_NOT_ACCEPTED",
                                                                    "field": ["name"]}]
+
+
+# ---------------------------------------------------------------- 2c. amounts (numeric columns)
+@pytest.mark.parametrize("amount", ["4222222222222", "30569309025904", "4222222222222.50"])
+def test_an_amount_that_is_a_card_number_is_card_data(amount: str) -> None:
+    """Ints were checked but not Decimals: a 13-14 digit amount fits a Numeric(18, 4) column."""
+    assert find_card_data({"row": {"estimated_value": Decimal(amount)}}) == ("row", "estimated_value")
+    assert find_card_data({"row": {"estimated_value": Decimal("20000.00")}}) is None
+
+
+async def test_a_card_number_as_an_amount_is_refused_naming_the_amount(runtime: Runtime) -> None:
+    world = (await build_mail_world(runtime)).world
+    result = (await run_query(runtime, """mutation($i: SubmitLargeDealInput!) {
+      submitLargeDeal(input: $i) { largeDeal { id } userErrors { code field } } }""", {"i": {
+        "organizationId": world.org_id("acme"), "productCode": "MAIL", "estimatedLicenses": 500,
+        "estimatedValue": {"amount": "4222222222222", "currency": "USD"}, "expectedCloseDate": "2099-01-31"}},
+        token=world.tokens["reseller_admin"])).ok()
+    assert result["submitLargeDeal"] == {"largeDeal": None, "userErrors": [
+        {"code": "CARD_NUMBER_NOT_ACCEPTED", "field": ["estimatedValue", "amount"]}]}
