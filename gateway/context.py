@@ -19,13 +19,14 @@ from gateway.db import SerializedSession
 from gateway.errors import DomainError, Forbidden, GatewayError, Unauthenticated, UserError
 from gateway.models import AuditEvent, IdempotencyKey, Notification
 from gateway.policy import ActionRegistry
+from gateway.request_cache import RequestCache, Slot
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.context")
 SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
-# ctx.cache key: the actions a batch reader refused only because the viewer's grants come through a
-# disabled partner (the access layer records them), so the per-parent refusal can say why.
-DISABLED_PARTNER_REFUSALS = "disabled_partner_refusals"
+# The actions a batch reader refused only because the viewer's grants come through a disabled
+# partner (the access layer records them), so the per-parent refusal can say why.
+DISABLED_PARTNER_REFUSALS: Slot[set[str]] = Slot("disabled_partner_refusals", set)
 P = TypeVar("P")
 
 
@@ -60,7 +61,7 @@ class Context:
     cost: dict[str, Any] = field(default_factory=dict)
     _batch_loaders: dict[Any, DataLoader] = field(default_factory=dict)
     _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    cache: dict[Any, Any] = field(default_factory=dict)
+    cache: RequestCache = field(default_factory=RequestCache)
     # errors of fields refused but resolved to an empty list or connection (gateway/refusals.py)
     refused_fields: list[Any] = field(default_factory=list)
 
@@ -92,7 +93,7 @@ class Context:
         """The error for a refused ``action`` (UNAUTHENTICATED when anonymous), for one parent of a batch."""
         if not self.viewer.is_authenticated:
             return Unauthenticated(SIGN_IN)
-        if action in self.cache.get(DISABLED_PARTNER_REFUSALS, ()):
+        if action in (self.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
             # A batch reader found that only grants through a disabled partner would have allowed it: say so.
             return self.actions.disabled_refusal(action, reading=True)  # type: ignore[no-any-return]
         message = f"You are not allowed to {self.actions[action].description}."

@@ -22,7 +22,6 @@ included (``ActionRegistry.permits``); the SQL scopes below (``visible_organizat
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -31,6 +30,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.errors import NotFound
 from gateway.policy import Decision, Grant
+from gateway.request_cache import Slot
 from schema.models import Organization, Partner, PartnerAccess
 
 ORG_SUPER_ADMIN = "org:SUPER_ADMIN"
@@ -98,14 +98,21 @@ class OrganizationAccess:
         return None
 
 
+# What the access layer remembers for the length of a request (dropped by forget_access).
+VIEWER_PARTNERS: Slot[dict[int, Partner] | None] = Slot("viewer_partners", lambda: None)
+VIEWER_RESELLERS: Slot[dict[int, int] | None] = Slot("viewer_resellers", lambda: None)
+ORGANIZATION_ACCESS: Slot[dict[int, OrganizationAccess]] = Slot("organization_access", dict)
+PARTNER_GRANTS: Slot[dict[int, list[Grant]]] = Slot("partner_grants", dict)
+
+
 async def viewer_partners(ctx: Context) -> dict[int, Partner]:
     """The partners the viewer is a member of, with their status and parent (once per request)."""
-    async with _lock(ctx, "viewer_partners"):
-        cached = ctx.cache.get("viewer_partners")
+    async with ctx.cache.lock(VIEWER_PARTNERS):
+        cached = ctx.cache.peek(VIEWER_PARTNERS)
         if cached is None:
             ids = list(ctx.viewer.partner_roles)
             rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
-            cached = ctx.cache["viewer_partners"] = {p.id: p for p in rows}
+            cached = ctx.cache.put(VIEWER_PARTNERS, {p.id: p for p in rows})
     return cached
 
 
@@ -119,27 +126,23 @@ async def active_partner_roles(ctx: Context) -> dict[int, str]:
 
 async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
     """{reseller id: the viewer's partner that is its parent}, for distributors' read access."""
-    async with _lock(ctx, "viewer_resellers"):
-        cached = ctx.cache.get("viewer_resellers")
+    async with ctx.cache.lock(VIEWER_RESELLERS):
+        cached = ctx.cache.peek(VIEWER_RESELLERS)
         if cached is None:
             ids = list(ctx.viewer.partner_roles)
             rows = (await ctx.session.execute(
                 select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
-            cached = ctx.cache["viewer_resellers"] = {child: parent for child, parent in rows}
+            cached = ctx.cache.put(VIEWER_RESELLERS, {child: parent for child, parent in rows})
     return cached
 
 
 async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> dict[int, OrganizationAccess]:
     """The viewer's access to each existing organization (missing ids are absent), cached per request."""
     organization_ids = list(organization_ids)
-    cache: dict[int, OrganizationAccess] = ctx.cache.setdefault("organization_access", {})
-    async with _lock(ctx, "organization_access"):  # concurrent batches wait and reuse, not query twice
+    cache = ctx.cache.get(ORGANIZATION_ACCESS)
+    async with ctx.cache.lock(ORGANIZATION_ACCESS):  # concurrent batches wait and reuse, not query twice
         await _load_organization_access(ctx, cache, [pk for pk in dict.fromkeys(organization_ids) if pk not in cache])
     return {pk: cache[pk] for pk in organization_ids if pk in cache}
-
-
-def _lock(ctx: Context, name: str) -> asyncio.Lock:
-    return ctx.cache.setdefault(f"{name}:lock", asyncio.Lock())
 
 
 async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationAccess], wanted: list[int]) -> None:
@@ -212,7 +215,7 @@ def allowed_by_grants(ctx: Context, action: str, grants_by_pk: dict[int, list[Gr
         if ctx.actions.permits(action, grants):
             allowed.add(pk)
         elif ctx.actions.refused_for_disabled_partner(action, grants):
-            ctx.cache.setdefault(DISABLED_PARTNER_REFUSALS, set()).add(action)
+            ctx.cache.get(DISABLED_PARTNER_REFUSALS).add(action)
     return allowed
 
 
@@ -246,8 +249,8 @@ async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
 async def partner_grants(ctx: Context, partner_ids: Iterable[int]) -> dict[int, list[Grant]]:
     """The viewer's grants on each existing partner (missing ids are absent)."""
     partner_ids = list(partner_ids)
-    cache: dict[int, list[Grant]] = ctx.cache.setdefault("partner_grants", {})
-    async with _lock(ctx, "partner_grants"):
+    cache = ctx.cache.get(PARTNER_GRANTS)
+    async with ctx.cache.lock(PARTNER_GRANTS):
         await _load_partner_grants(ctx, cache, [pk for pk in dict.fromkeys(partner_ids) if pk not in cache])
     return {pk: cache[pk] for pk in partner_ids if pk in cache}
 
@@ -298,9 +301,7 @@ def authorize_platform(ctx: Context, action: str) -> Decision:
 
 def forget_access(ctx: Context) -> None:
     """Drop cached grants after a mutation changed who may do what."""
-    for key in ("organization_access", "partner_grants", "viewer_partners", "viewer_resellers"):
-        ctx.cache.pop(key, None)
-        ctx.cache.pop(f"{key}:lock", None)
+    ctx.cache.forget(ORGANIZATION_ACCESS, PARTNER_GRANTS, VIEWER_PARTNERS, VIEWER_RESELLERS)
 
 
 def audit(ctx: Context, decision: Decision, action: str, *, organization_id: int | None = None,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from gateway.composition import Query, extends
 from gateway.context import Context
 from plugins.certificates.models import CertificateType as CertificateTypeRow
-from plugins.certificates.types import CertificateType
+from plugins.certificates.types import CertificateType, certificate_types_by_pk
 
 
 @extends(Query)
@@ -19,5 +19,5 @@ class CertificateQueries:
         ctx.require_user()
         rows = (await ctx.session.scalars(select(CertificateTypeRow).order_by(CertificateTypeRow.code))).all()
         types = [CertificateType.from_row(row) for row in rows]
-        ctx.cache.setdefault("certificate_types", {}).update({t.pk: t for t in types})
+        certificate_types_by_pk.remember(ctx, ((t.pk, t) for t in types))
         return types

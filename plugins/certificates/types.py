@@ -11,6 +11,7 @@ from gateway.batch import batch_field
 from gateway.composition import extends
 from gateway.context import Context
 from gateway.relay import Node, encode_id
+from gateway.request_cache import ByPrimaryKey, Slot
 from plugins.certificates.actions import READ_INVENTORY
 from plugins.certificates.models import CertificateInventory as InventoryRow
 from plugins.certificates.models import CertificateType as CertificateTypeRow
@@ -61,14 +62,10 @@ class CertificateInventoryLine:
         return await certificate_types_by_pk(ctx, [p.certificate_type_pk for p in parents])  # type: ignore[return-value]
 
 
-async def certificate_types_by_pk(ctx: Context, pks: list[int]) -> list[CertificateType | None]:
-    """Certificate types by primary key (per-request cache, order kept). The catalog is public."""
-    cache: dict[int, CertificateType] = ctx.cache.setdefault("certificate_types", {})
-    wanted = [pk for pk in dict.fromkeys(pks) if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(CertificateTypeRow).where(CertificateTypeRow.id.in_(wanted)))).all():
-            cache[row.id] = CertificateType.from_row(row)
-    return [cache.get(pk) for pk in pks]
+# Certificate types by primary key (per-request cache, order kept). The catalog is public.
+certificate_types_by_pk = ByPrimaryKey("certificate_types", CertificateTypeRow, CertificateType.from_row)
+# the certificates product's id (None before the catalog is seeded), read once per request
+CERTIFICATES_PRODUCT_ID: Slot[int | None] = Slot("certificates_product_id", lambda: None)
 
 
 async def visible_certificate_types(ctx: Context, pks: list[int]) -> list[CertificateType | None]:
@@ -77,10 +74,10 @@ async def visible_certificate_types(ctx: Context, pks: list[int]) -> list[Certif
 
 
 async def certificates_product_id(ctx: Context) -> int | None:
-    if "certificates_product_id" not in ctx.cache:
-        ctx.cache["certificates_product_id"] = await ctx.session.scalar(
-            select(Product.id).where(Product.code == CERTIFICATES_PRODUCT))
-    return ctx.cache["certificates_product_id"]
+    if CERTIFICATES_PRODUCT_ID not in ctx.cache:
+        ctx.cache.put(CERTIFICATES_PRODUCT_ID, await ctx.session.scalar(
+            select(Product.id).where(Product.code == CERTIFICATES_PRODUCT)))
+    return ctx.cache.get(CERTIFICATES_PRODUCT_ID)
 
 
 @extends(ProductSubscription)

@@ -18,6 +18,7 @@ from strawberry.scalars import JSON
 from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
+from gateway.request_cache import ByPrimaryKey
 from plugins.mail import models
 from plugins.mail.actions import READ
 from schema.access import allowed_organizations
@@ -160,14 +161,8 @@ def _grouped(parents: list[MailOrganization], rows: Any, convert: Any) -> list[l
 
 
 # ---------------------------------------------------------------- look-ups
-async def mail_users_by_pk(ctx: Context, pks: list[int | None]) -> list[MailUser | None]:
-    """Mail users by primary key through one per-request cache (no access check: callers decide)."""
-    cache: dict[int, MailUser] = ctx.cache.setdefault("mail_users", {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(models.MailUser).where(models.MailUser.id.in_(wanted)))).all():
-            cache[row.id] = MailUser.from_row(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
+# Mail users by primary key through one per-request cache (no access check: callers decide).
+mail_users_by_pk = ByPrimaryKey("mail_users", models.MailUser, MailUser.from_row)
 
 
 async def _visible(ctx: Context, row_type: Any, convert: Any, pks: list[int]) -> list[Any]:

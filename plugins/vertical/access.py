@@ -9,6 +9,7 @@ from sqlalchemy import select
 from gateway.context import Context
 from gateway.errors import Forbidden, NotFound
 from gateway.policy import Decision, Grant
+from gateway.request_cache import Slot
 from plugins.vertical.actions import DEVELOPER_ACCESS, SOLUTION_CUSTOMER
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
 from schema.access import PLATFORM_ADMIN, PLATFORM_ANALYST, allowed_by_grants, organization_access, viewer_partners
@@ -27,9 +28,14 @@ async def _team_grant(ctx: Context, developer_partner_id: int) -> Grant | None:
                  partner_disabled=partner is not None and partner.status == "DISABLED")
 
 
+# the viewer's grants per solution and per instance, for the length of a request
+SOLUTION_GRANTS: Slot[dict[int, list[Grant]]] = Slot("vertical_solution_grants", dict)
+INSTANCE_GRANTS: Slot[dict[int, list[Grant]]] = Slot("vertical_instance_grants", dict)
+
+
 async def solution_grants(ctx: Context, solution_ids: Iterable[int]) -> dict[int, list[Grant]]:
     """Grants on each existing solution (missing ids are absent), cached per request."""
-    cache: dict[int, list[Grant]] = ctx.cache.setdefault("vertical_solution_grants", {})
+    cache = ctx.cache.get(SOLUTION_GRANTS)
     wanted = [pk for pk in dict.fromkeys(solution_ids) if pk not in cache]
     if wanted:
         viewer = ctx.viewer
@@ -56,7 +62,7 @@ async def solution_grants(ctx: Context, solution_ids: Iterable[int]) -> dict[int
 async def instance_grants(ctx: Context, instance_ids: Iterable[int]) -> dict[int, list[Grant]]:
     """Grants on each existing instance: granted developer access first (so the audit says
     DEVELOPER_ACCESS), then the organization's grants, then the developer team's."""
-    cache: dict[int, list[Grant]] = ctx.cache.setdefault("vertical_instance_grants", {})
+    cache = ctx.cache.get(INSTANCE_GRANTS)
     wanted = [pk for pk in dict.fromkeys(instance_ids) if pk not in cache]
     if wanted:
         rows = (await ctx.session.execute(
@@ -81,8 +87,7 @@ async def instance_grants(ctx: Context, instance_ids: Iterable[int]) -> dict[int
 
 
 def forget_grants(ctx: Context) -> None:
-    for key in ("vertical_solution_grants", "vertical_instance_grants"):
-        ctx.cache.pop(key, None)
+    ctx.cache.forget(SOLUTION_GRANTS, INSTANCE_GRANTS)
 
 
 async def authorize_solution(ctx: Context, action: str, solution_id: int) -> Decision:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import strawberry
@@ -14,6 +14,7 @@ from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.errors import BadUserInput, DomainError
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate_grouped
+from gateway.request_cache import ByPrimaryKey
 from plugins.vertical import models
 from plugins.vertical.access import allowed_instances, allowed_solutions
 from plugins.vertical.services.customers import CustomerFilter, customer_conditions
@@ -353,26 +354,7 @@ class SolutionUpgrade(Node):
 
 
 # ---------------------------------------------------------------- look-ups by primary key (per-request cache)
-async def _by_pk(ctx: Context, key: str, model: Any, to_obj: Callable[[Any], Any], pks: list[int | None]) -> list[Any]:
-    cache: dict[int, Any] = ctx.cache.setdefault(key, {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(model).where(model.id.in_(wanted)))).all():
-            cache[row.id] = to_obj(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
-
-
-async def solutions_by_pk(ctx: Context, pks: list[int | None]) -> list[Solution | None]:
-    return await _by_pk(ctx, "vertical_solutions", models.Solution, Solution.from_row, pks)
-
-
-async def versions_by_pk(ctx: Context, pks: list[int | None]) -> list[SolutionVersion | None]:
-    return await _by_pk(ctx, "vertical_versions", models.SolutionVersion, SolutionVersion.from_row, pks)
-
-
-async def instances_by_pk(ctx: Context, pks: list[int | None]) -> list[SolutionInstance | None]:
-    return await _by_pk(ctx, "vertical_instances", models.SolutionInstance, SolutionInstance.from_row, pks)
-
-
-async def upgrades_by_pk(ctx: Context, pks: list[int | None]) -> list[SolutionUpgrade | None]:
-    return await _by_pk(ctx, "vertical_upgrades", models.SolutionUpgrade, SolutionUpgrade.from_row, pks)
+solutions_by_pk = ByPrimaryKey("vertical_solutions", models.Solution, Solution.from_row)
+versions_by_pk = ByPrimaryKey("vertical_versions", models.SolutionVersion, SolutionVersion.from_row)
+instances_by_pk = ByPrimaryKey("vertical_instances", models.SolutionInstance, SolutionInstance.from_row)
+upgrades_by_pk = ByPrimaryKey("vertical_upgrades", models.SolutionUpgrade, SolutionUpgrade.from_row)

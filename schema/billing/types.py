@@ -6,12 +6,12 @@ import datetime as dt
 import enum
 
 import strawberry
-from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.errors import UserError
 from gateway.relay import Node, encode_id
+from gateway.request_cache import ByPrimaryKey
 from schema.common import CardOwner, Money
 from schema.models import Payment as PaymentRow
 from schema.models import PaymentMethod as PaymentMethodRow
@@ -100,11 +100,5 @@ class PaymentMethodPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-async def payments_by_pk(ctx: Context, pks: list[int | None]) -> list[Payment | None]:
-    """Payments by primary key (per-request cache; no access check: callers decide)."""
-    cache: dict[int, Payment] = ctx.cache.setdefault("payments", {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(PaymentRow).where(PaymentRow.id.in_(wanted)))).all():
-            cache[row.id] = Payment.from_row(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
+# Payments by primary key (per-request cache; no access check: callers decide).
+payments_by_pk = ByPrimaryKey("payments", PaymentRow, Payment.from_row)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from gateway.composition import Query, extends
 from gateway.context import Context
-from schema.catalog.types import Product
+from schema.catalog.types import Product, products_by_pk
 from schema.models import Product as ProductRow
 
 
@@ -19,5 +19,5 @@ class CatalogQueries:
         ctx.require_user()
         rows = (await ctx.session.scalars(select(ProductRow).order_by(ProductRow.code))).all()
         products = [Product.from_row(row) for row in rows]
-        ctx.cache.setdefault("products", {}).update({p.pk: p for p in products})  # Plan.product reads these
+        products_by_pk.remember(ctx, ((p.pk, p) for p in products))  # Plan.product reads these
         return products

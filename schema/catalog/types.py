@@ -11,6 +11,7 @@ from sqlalchemy import select
 from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.relay import Node, encode_id
+from gateway.request_cache import ByPrimaryKey, Slot
 from schema.common import Money
 from schema.models import AddOn as AddOnRow
 from schema.models import Plan as PlanRow
@@ -43,13 +44,13 @@ class Product(Node):
     @batch_field(description="The plans of this product, cheapest first.")
     @staticmethod
     async def plans(parents: list["Product"], ctx: Context) -> list[list["Plan"]]:
-        by_product = await _catalog_children(ctx, "plans_of_product", PlanRow, [p.pk for p in parents])
+        by_product = await _catalog_children(ctx, PLANS_OF_PRODUCT, PlanRow, [p.pk for p in parents])
         return [[Plan.from_row(row) for row in by_product.get(p.pk, [])] for p in parents]
 
     @batch_field(description="The add-ons of this product.")
     @staticmethod
     async def add_ons(parents: list["Product"], ctx: Context) -> list[list["AddOn"]]:
-        by_product = await _catalog_children(ctx, "add_ons_of_product", AddOnRow, [p.pk for p in parents])
+        by_product = await _catalog_children(ctx, ADD_ONS_OF_PRODUCT, AddOnRow, [p.pk for p in parents])
         return [[AddOn.from_row(row) for row in by_product.get(p.pk, [])] for p in parents]
 
 
@@ -108,8 +109,14 @@ class AddOn(Node):
         return await products_by_pk(ctx, [p.product_pk for p in parents])  # type: ignore[return-value]
 
 
-async def _catalog_children(ctx: Context, key: str, model: Any, product_pks: list[int]) -> dict[int, list[Any]]:
-    cache: dict[int, list[Any]] = ctx.cache.setdefault(key, {})
+# each product's plans and add-ons rows, for the length of a request
+PLANS_OF_PRODUCT: Slot[dict[int, list[Any]]] = Slot("plans_of_product", dict)
+ADD_ONS_OF_PRODUCT: Slot[dict[int, list[Any]]] = Slot("add_ons_of_product", dict)
+
+
+async def _catalog_children(ctx: Context, slot: Slot[dict[int, list[Any]]], model: Any,
+                            product_pks: list[int]) -> dict[int, list[Any]]:
+    cache = ctx.cache.get(slot)
     wanted = [pk for pk in dict.fromkeys(product_pks) if pk not in cache]
     if wanted:
         order = (model.rank, model.id) if model is PlanRow else (model.id,)
@@ -120,26 +127,7 @@ async def _catalog_children(ctx: Context, key: str, model: Any, product_pks: lis
     return cache
 
 
-async def _by_pk(ctx: Context, key: str, model: Any, to_obj: Any, pks: list[int | None]) -> list[Any]:
-    cache: dict[int, Any] = ctx.cache.setdefault(key, {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(model).where(model.id.in_(wanted)))).all():
-            cache[row.id] = to_obj(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
-
-
-async def products_by_pk(ctx: Context, pks: list[int | None]) -> list[Product | None]:
-    """Products by primary key (per-request cache, order kept, None for missing). The catalog is public."""
-    return await _by_pk(ctx, "products", ProductRow, Product.from_row, pks)
-
-
-async def plans_by_pk(ctx: Context, pks: list[int | None]) -> list[Plan | None]:
-    """Plans by primary key (per-request cache, order kept, None for missing)."""
-    return await _by_pk(ctx, "plans", PlanRow, Plan.from_row, pks)
-
-
-async def add_ons_by_pk(ctx: Context, pks: list[int | None]) -> list[AddOn | None]:
-    """Add-ons by primary key (per-request cache, order kept, None for missing)."""
-    return await _by_pk(ctx, "add_ons", AddOnRow, AddOn.from_row, pks)
-
+# By primary key, per-request cached, order kept, None for missing. The catalog is public.
+products_by_pk = ByPrimaryKey("products", ProductRow, Product.from_row)
+plans_by_pk = ByPrimaryKey("plans", PlanRow, Plan.from_row)
+add_ons_by_pk = ByPrimaryKey("add_ons", AddOnRow, AddOn.from_row)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from gateway.context import Context
 from gateway.models import User as UserRow
 from gateway.relay import Node, encode_id
+from gateway.request_cache import ByPrimaryKey
 from schema.access import active_partner_roles, allowed_organizations
 from schema.models import OrganizationMember, PartnerMember
 
@@ -24,14 +25,9 @@ class User(Node):
         return cls(id=strawberry.ID(encode_id("User", row.id)), email=row.email, name=row.name, pk=row.id)
 
 
-async def users_by_pk(ctx: Context, pks: list[int | None]) -> list[User | None]:
-    """Users by primary key (no access check: callers decide, or use visible_users), through one per-request cache (actor, revokedBy, members all share it)."""
-    cache: dict[int, User | None] = ctx.cache.setdefault("users", {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(UserRow).where(UserRow.id.in_(wanted)))).all():
-            cache[row.id] = User.from_row(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
+# Users by primary key (no access check: callers decide, or use visible_users), through one per-request
+# cache (actor, revokedBy, members all share it).
+users_by_pk = ByPrimaryKey("users", UserRow, User.from_row)
 
 
 async def visible_users(ctx: Context, pks: list[int | None], *, as_actors: bool = False) -> list[User | None]:

@@ -25,7 +25,7 @@ class OrganizationQueries:
         ctx: Context = info.context
         ctx.require_user()
         found = (await visible_organizations(ctx, [decode_pk(id, "Organization")]))[0]
-        if found is None and "organization.read" in ctx.cache.get(DISABLED_PARTNER_REFUSALS, ()):
+        if found is None and "organization.read" in (ctx.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
             raise ctx.refusal("organization.read")  # say why rather than pretend it does not exist
         return found
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
-from schema.access import allowed_organizations, organization_access
+from gateway.request_cache import ByPrimaryKey
+from schema.access import ORGANIZATION_ACCESS, allowed_organizations, organization_access
 from schema.common import AccessVia, Address, OrganizationRole
 from schema.identity.types import User, users_by_pk, visible_users
 from schema.models import Organization as OrganizationRow
@@ -24,7 +25,7 @@ from schema.partners.types import Partner, partners_by_pk
 
 def refusal(ctx: Context, action: str, organization_pk: int | None = None) -> Exception:
     """The refusal of ``action`` for one parent; with the organization, it says why a partner cannot manage it."""
-    entry = ctx.cache.get("organization_access", {}).get(organization_pk) if organization_pk is not None else None
+    entry = ctx.cache.get(ORGANIZATION_ACCESS).get(organization_pk) if organization_pk is not None else None
     return ctx.refusal(action, entry.refusal() if entry is not None else None)
 
 
@@ -215,14 +216,8 @@ class Organization(Node):
         return [pages.get(p.pk) or refusal(ctx, "organization.read_members", p.pk) for p in parents]
 
 
-async def organizations_by_pk(ctx: Context, pks: list[int | None]) -> list[Organization | None]:
-    """Organization objects by primary key through one per-request cache (no access check: callers decide)."""
-    cache: dict[int, Organization] = ctx.cache.setdefault("organizations", {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(OrganizationRow).where(OrganizationRow.id.in_(wanted)))).all():
-            cache[row.id] = Organization.from_row(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
+# Organization objects by primary key through one per-request cache (no access check: callers decide).
+organizations_by_pk = ByPrimaryKey("organizations", OrganizationRow, Organization.from_row)
 
 
 async def visible_organizations(ctx: Context, pks: list[int]) -> list[Organization | None]:

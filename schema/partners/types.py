@@ -11,6 +11,7 @@ from sqlalchemy import select
 from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
+from gateway.request_cache import ByPrimaryKey
 from schema.access import allowed_partners, partner_grants
 from schema.common import Address
 from schema.models import Partner as PartnerRow
@@ -80,14 +81,8 @@ def forbidden_connection(ctx: Context, action: str) -> Any:
     return ctx.refusal(action)
 
 
-async def partners_by_pk(ctx: Context, pks: list[int | None]) -> list[Partner | None]:
-    """Partner objects by primary key through one per-request cache (no access check: callers decide)."""
-    cache: dict[int, Partner] = ctx.cache.setdefault("partners", {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(PartnerRow).where(PartnerRow.id.in_(wanted)))).all():
-            cache[row.id] = Partner.from_row(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
+# Partner objects by primary key through one per-request cache (no access check: callers decide).
+partners_by_pk = ByPrimaryKey("partners", PartnerRow, Partner.from_row)
 
 
 async def visible_partners(ctx: Context, pks: list[int]) -> list[Partner | None]:

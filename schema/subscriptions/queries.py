@@ -13,7 +13,7 @@ from schema.access import allowed_organizations
 from schema.models import Subscription as SubscriptionRow
 from schema.organizations.types import Organization, refusal
 from schema.subscriptions.filters import SubscriptionFilter, subscription_filter_clause
-from schema.subscriptions.types import READ_ACTION, ProductSubscription
+from schema.subscriptions.types import READ_ACTION, ProductSubscription, subscriptions_by_pk
 
 
 @extends(Organization)
@@ -39,7 +39,7 @@ class OrganizationSubscriptionFields:
 
 def _cached(ctx: Context):  # type: ignore[no-untyped-def]
     """Build nodes and remember them, so InvoiceLine.subscription and friends need no second read."""
-    cache = ctx.cache.setdefault("subscriptions", {})
+    cache = subscriptions_by_pk.cached(ctx)
 
     def to_node(row: SubscriptionRow) -> ProductSubscription:
         node = cache.get(row.id)

@@ -13,6 +13,7 @@ from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.errors import UserError
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
+from gateway.request_cache import ByPrimaryKey, Slot
 from schema.access import allowed_organizations
 from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
 from schema.common import AccessVia
@@ -166,9 +167,12 @@ class SubscriptionPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+ADD_ONS_OF_SUBSCRIPTION: Slot[dict[int, list[SubscriptionAddOnRow]]] = Slot("subscription_add_ons", dict)
+
+
 async def subscription_add_ons(ctx: Context, subscription_pks: list[int]) -> dict[int, list[SubscriptionAddOnRow]]:
     """Add-on rows per subscription, per-request cached (one statement per batch)."""
-    cache: dict[int, list[SubscriptionAddOnRow]] = ctx.cache.setdefault("subscription_add_ons", {})
+    cache = ctx.cache.get(ADD_ONS_OF_SUBSCRIPTION)
     wanted = [pk for pk in dict.fromkeys(subscription_pks) if pk not in cache]
     if wanted:
         for pk in wanted:
@@ -181,14 +185,8 @@ async def subscription_add_ons(ctx: Context, subscription_pks: list[int]) -> dic
     return cache
 
 
-async def subscriptions_by_pk(ctx: Context, pks: list[int | None]) -> list[ProductSubscription | None]:
-    """ProductSubscription objects by primary key (per-request cache; no access check: callers decide)."""
-    cache: dict[int, ProductSubscription] = ctx.cache.setdefault("subscriptions", {})
-    wanted = [pk for pk in {pk for pk in pks if pk is not None} if pk not in cache]
-    if wanted:
-        for row in (await ctx.session.scalars(select(SubscriptionRow).where(SubscriptionRow.id.in_(wanted)))).all():
-            cache[row.id] = ProductSubscription.from_row(row)
-    return [cache.get(pk) if pk is not None else None for pk in pks]
+# ProductSubscription objects by primary key (per-request cache; no access check: callers decide).
+subscriptions_by_pk = ByPrimaryKey("subscriptions", SubscriptionRow, ProductSubscription.from_row)
 
 
 async def visible_subscriptions(ctx: Context, pks: list[int]) -> list[ProductSubscription | None]:
