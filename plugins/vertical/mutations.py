@@ -10,10 +10,12 @@ from sqlalchemy import select
 from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
 from gateway.errors import DomainError, UserError
+from gateway.events import DomainEvent, emit
 from gateway.models import IdempotencyKey
 from gateway.relay import decode_pk
 from plugins.vertical import models, runner
 from plugins.vertical.access import authorize_instance, authorize_solution, ensure_developer_customer, forget_grants
+from plugins.vertical.events import developer_access_event, solution_upgraded
 from plugins.vertical.services import developer_access, solutions, upgrades
 from plugins.vertical.services.customers import customer_conditions
 from plugins.vertical.types import (
@@ -207,6 +209,7 @@ class SolutionMutations:
             assert instance is not None
             if claim is not None:
                 claim.result = {"upgrade": upgrade.id}
+            await _emit(ctx, solution_upgraded(upgrade, instance))
             audit(ctx, decision, "solution_instance.upgrade", organization_id=instance.organization_id,
                   details=_upgrade_details(upgrade))
             return UpgradeSolutionInstancePayload(upgrade=SolutionUpgrade.from_row(upgrade),
@@ -234,6 +237,7 @@ class SolutionMutations:
             instances = {i.id: i for i in (await ctx.session.scalars(
                 _instances([u.instance_id for u in report.upgrades]))).all()} if report.upgrades else {}
             for upgrade in report.upgrades:
+                await _emit(ctx, solution_upgraded(upgrade, instances[upgrade.instance_id]))
                 audit(ctx, decision, "solution_instance.upgrade",
                       organization_id=instances[upgrade.instance_id].organization_id,
                       details={**_upgrade_details(upgrade), "bulk": True})
@@ -259,6 +263,11 @@ class SolutionMutations:
     async def revoke_developer_access(self, info: strawberry.Info,
                                       input: DeveloperAccessInput) -> SolutionInstancePayload:
         return await _access_step(info.context, input, "revoke_developer_access", developer_access.revoke_access)
+
+
+async def _emit(ctx: Context, event: DomainEvent | None) -> None:
+    if event is not None:
+        await emit(ctx, event)
 
 
 def _instances(ids: list[int]) -> Any:
@@ -289,6 +298,7 @@ async def _access_step(ctx: Context, input: DeveloperAccessInput, step: str, ser
         decision = await authorize_instance(ctx, action, instance_pk)
         instance = await solutions.load_instance_for_update(ctx.session, instance_pk)
         access = await service_fn(ctx.session, instance, ctx.viewer.user_id, _notify(ctx))
+        await _emit(ctx, await developer_access_event(ctx.session, access, instance))
         forget_grants(ctx)
         audit(ctx, decision, action, organization_id=instance.organization_id,
               details={"instanceId": instance_pk, "status": access.status})
