@@ -121,6 +121,19 @@ async def test_an_add_through_a_delegation_that_ended_meanwhile_is_refused_by_th
     assert refused.value.code == "PARTNER_ACCESS_REVOKED"
 
 
+async def test_granting_access_again_does_not_bring_back_what_revocation_removed(runtime: Runtime) -> None:
+    world = await lend_membership_to_the_analyst(runtime)
+    boss = world.tokens["org_super_admin"]
+    acme = world.org_id("acme")
+    revoke = "mutation($i: OrganizationInput!) { revokePartnerAccess(input: $i) { userErrors { code } } }"
+    grant = "mutation($i: GrantPartnerAccessInput!) { grantPartnerAccess(input: $i) { userErrors { code } } }"
+    assert (await run_query(runtime, revoke, {"i": {"organizationId": acme}}, token=boss)).ok()[
+        "revokePartnerAccess"]["userErrors"] == []
+    assert (await run_query(runtime, grant, {"i": {"organizationId": acme, "partnerId": world.partner_id("reseller")}},
+                            token=boss)).ok()["grantPartnerAccess"]["userErrors"] == []
+    assert await analyst_reach(runtime, world) == {"members": False, "mail": False, "memberships": []}
+
+
 # ---------------------------------------------------------------- 2. card data in responses
 PANS = ["4111111111111111", "4111 1111 1111 1111", "4111\u200b1111\u200b1111\u200b1111", "5555\u00a05555\u00a05555\u00a04444",
         "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"]
