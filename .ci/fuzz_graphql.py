@@ -236,7 +236,8 @@ def _count_outcome(tally: Tally, response: httpx.Response) -> None:
     for payload in data.values():
         if isinstance(payload, dict):
             for error in payload.get("userErrors") or []:
-                tally.user_errors[str(error.get("code"))] += 1
+                if error.get("code"):  # the generated selection may leave `code` out
+                    tally.user_errors[error["code"]] += 1
 
 
 def main() -> int:
@@ -341,7 +342,9 @@ def main() -> int:
     rules = sum((t.user_errors for t in tallies.values()), collections.Counter())
     print("business rules reached (userErrors codes): " + (", ".join(
         f"{code} {count}" for code, count in rules.most_common(20)) or "none"))
-    print(f"{'total':<28} {total_requests:>9} {total_failures:>14}  "
+    total_data = sum(t.with_data for t in tallies.values())
+    total_user_errors = sum(sum(t.user_errors.values()) for t in tallies.values())
+    print(f"{'total':<28} {total_requests:>9} {total_data:>10} {total_user_errors:>11} {total_failures:>14}  "
           f"({len(operations)} operations, {time.monotonic() - started:.0f} s)")
     if skipped:
         print(f"time budget reached: {skipped} role x operation pairs not run")
