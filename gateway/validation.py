@@ -61,11 +61,23 @@ class DocumentChecker:
         try:
             document = parse(query, max_tokens=self.max_tokens)
         except GraphQLError as error:
-            return (error,)
+            return (_coded(error, PARSE_FAILED),)
         return self.check_document(document, anonymous)
 
     def check_document(self, document: DocumentNode, anonymous: bool) -> tuple[GraphQLError, ...]:
-        return tuple(validate(self.schema, document, self._rules[anonymous], hide_suggestions=self.production))
+        errors = validate(self.schema, document, self._rules[anonymous], hide_suggestions=self.production)
+        return tuple(_coded(error, VALIDATION_FAILED) for error in errors)
+
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+def _coded(error: GraphQLError, code: str) -> GraphQLError:
+    """Give a parse or validation error an ``extensions.code`` a client can branch on (as Apollo's do)."""
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": code}
+    return error
 
 
 def document_checker(schema: Any) -> DocumentChecker:

@@ -194,3 +194,12 @@ def test_long_documents_are_not_kept_in_the_parse_cache() -> None:
     before = _parse_cached.cache_info().currsize
     assert parse_document("{ __typename " + " " * CACHEABLE_LENGTH + "}") is not None
     assert _parse_cached.cache_info().currsize == before
+
+
+@pytest.mark.parametrize("kind", ["depth", "aliases", "tokens", "fragment cycle", "unknown field", "syntax"])
+async def test_a_refused_document_carries_a_code_a_client_can_branch_on(runtime: Runtime, kind: str) -> None:
+    query, _ = refused_documents(runtime)[kind]
+    expected = "GRAPHQL_PARSE_FAILED" if kind in ("syntax", "tokens") else "GRAPHQL_VALIDATION_FAILED"
+    async with client_for(runtime) as client:
+        refused = await client.post("/graphql", json={"query": query}, headers={"Accept": GRAPHQL_RESPONSE})
+    assert {error["extensions"]["code"] for error in refused.json()["errors"]} == {expected}
