@@ -18,6 +18,7 @@ The host knows no event type: it only knows the base class, the JSON form and th
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import types
@@ -79,7 +80,7 @@ class DomainEvent:
         return {f.name: _to_json(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_json(cls: type[E], data: dict[str, Any]) -> E:
+    def from_json(cls: builtins.type[E], data: dict[str, Any]) -> E:
         """The event back from :meth:`to_json` (a webhook receiver or the event table reads it so)."""
         hints = typing.get_type_hints(cls)
         return cls(**{f.name: _from_json(hints[f.name], data[f.name])

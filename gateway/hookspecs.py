@@ -15,7 +15,7 @@ return a value or an awaitable; the host awaits awaitables through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Sequence
 
 import pluggy
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from gateway.policy import Action
 
     # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
-    NodeResolver = Callable[[Context, list[int]], Awaitable[list[object | None]]]
+    NodeResolver = Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]
     # The roles a user holds, one map ``{scope pk: role}`` per scope kind gateway.auth.Viewer knows.
     RoleMaps = tuple[dict[int, str], dict[int, str]]
     NotificationSender = Callable[[Notification], Awaitable[None] | None]

@@ -19,6 +19,7 @@ import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import models as host_models
+from gateway.db import Base
 from gateway.hookspecs import hookimpl
 from gateway.plugins import part_name
 from gateway.policy import Action
@@ -48,11 +49,11 @@ def gateway_register_plugins(pm: pluggy.PluginManager) -> None:
 
 @hookimpl
 def gateway_models() -> list[type]:
+    core_tables = [value for value in vars(models).values()
+                   if isinstance(value, type) and issubclass(value, Base) and value is not Base]
     return [
         host_models.User, host_models.ApiToken, host_models.AuditEvent, host_models.Notification,
-        host_models.IdempotencyKey, host_models.PersistedQuery, host_models.CostBudget,
-        *(getattr(models, name) for name in models.__dict__ if isinstance(getattr(models, name), type)
-          and issubclass(getattr(models, name), models.Base) and getattr(models, name) is not models.Base),
+        host_models.IdempotencyKey, host_models.PersistedQuery, host_models.CostBudget, *core_tables,
     ]
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 async def _users(ctx: Context, pks: list[int]) -> list[object | None]:
     ctx.require_user()
-    return list(await visible_users(ctx, pks))
+    wanted: list[int | None] = list(pks)
+    return list(await visible_users(ctx, wanted))
 
 
 @hookimpl

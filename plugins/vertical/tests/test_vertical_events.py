@@ -61,8 +61,8 @@ async def test_developer_access_and_upgrades_emit_typed_events(
     recorder.events.clear()
     upgraded = (await run_query(runtime, UPGRADE, acme, token=boss)).ok()["upgradeSolutionInstance"]
     assert upgraded["upgrade"]["status"] == "COMPLETED"
-    [event] = recorder.events
-    assert isinstance(event, SolutionUpgraded) and event.type == "solution.upgraded"
-    assert (event.instance_id, event.organization_id, event.from_version_id, event.to_version_id) == (
+    [upgrade] = recorder.events
+    assert isinstance(upgrade, SolutionUpgraded) and upgrade.type == "solution.upgraded"
+    assert (upgrade.instance_id, upgrade.organization_id, upgrade.from_version_id, upgrade.to_version_id) == (
         vworld.instances["acme"], organization, vworld.versions["1.0.0"], vworld.versions["2.0.0"])
-    assert SolutionUpgraded.from_json(event.to_json()) == event
+    assert SolutionUpgraded.from_json(upgrade.to_json()) == upgrade
