@@ -134,6 +134,50 @@ async def test_granting_access_again_does_not_bring_back_what_revocation_removed
     assert await analyst_reach(runtime, world) == {"members": False, "mail": False, "memberships": []}
 
 
+# ---------------------------------------------------------------- 1b. the old reseller's card
+PAYMENT_METHOD = "query($id: ID!) { organization(id: $id) { paymentMethod { owner last4 } } }"
+SET_CARD = """mutation($i: UpdatePaymentMethodInput!) { updatePaymentMethod(input: $i) { userErrors { code } } }"""
+
+
+async def set_card(runtime: Runtime, world: Any, owner: str, token: str) -> None:
+    result = (await run_query(runtime, SET_CARD, {"i": {
+        "organizationId": world.org_id("acme"), "owner": owner, "cardToken": "tok_leftbehind1", "brand": "VISA",
+        "last4": "4242", "expMonth": 12, "expYear": 2040}}, token=token)).ok()
+    assert result["updatePaymentMethod"]["userErrors"] == []
+
+
+async def test_the_old_resellers_card_does_not_stay_on_file_for_the_next_partner(runtime: Runtime) -> None:
+    """A customer moving to another partner left the old reseller's card on file: the new partner read it as
+    its RESELLER_CARD and every purchase, renewal or credit would be charged to the reseller that left."""
+    world = (await build_mail_world(runtime)).world
+    await set_card(runtime, world, "RESELLER_CARD", world.tokens["reseller_admin"])
+    tag = "mutation($i: TagPartnerInput!) { tagPartner(input: $i) { userErrors { code } } }"
+    assert (await run_query(runtime, tag, {"i": {"organizationId": world.org_id("acme"), "partnerCode": "OTHER1"}},
+                            token=world.tokens["org_super_admin"])).ok()["tagPartner"]["userErrors"] == []
+    for role in ("org_super_admin", "other_partner_admin"):
+        data = (await run_query(runtime, PAYMENT_METHOD, {"id": world.org_id("acme")}, token=world.tokens[role])).ok()
+        assert data["organization"]["paymentMethod"] is None, role
+    events = (await run_query(runtime, """query($id: ID!) { organization(id: $id) { auditEvents(first: 50) {
+      nodes { action details partner { code } } } } }""", {"id": world.org_id("acme")},
+        token=world.tokens["org_super_admin"])).ok()["organization"]["auditEvents"]["nodes"]
+    removal = [e for e in events if e["action"] == "payment_method.remove"]
+    assert len(removal) == 1 and removal[0]["partner"] == {"code": "RESEL1"}
+    assert removal[0]["details"]["reason"] == "PARTNER_CHANGED" and removal[0]["details"]["owner"] == "RESELLER_CARD"
+
+
+async def test_the_customers_own_card_stays_when_it_moves_to_another_partner(runtime: Runtime) -> None:
+    world = (await build_mail_world(runtime)).world
+    await set_card(runtime, world, "CUSTOMER_CARD", world.tokens["org_super_admin"])
+    revoke = "mutation($i: OrganizationInput!) { revokePartnerAccess(input: $i) { userErrors { code } } }"
+    await run_query(runtime, revoke, {"i": {"organizationId": world.org_id("acme")}}, token=world.tokens["org_super_admin"])
+    tag = "mutation($i: TagPartnerInput!) { tagPartner(input: $i) { userErrors { code } } }"
+    await run_query(runtime, tag, {"i": {"organizationId": world.org_id("acme"), "partnerCode": "OTHER1"}},
+                    token=world.tokens["org_super_admin"])
+    data = (await run_query(runtime, PAYMENT_METHOD, {"id": world.org_id("acme")},
+                            token=world.tokens["org_super_admin"])).ok()
+    assert data["organization"]["paymentMethod"] == {"owner": "CUSTOMER_CARD", "last4": "4242"}
+
+
 # ---------------------------------------------------------------- 2. card data in responses
 PANS = ["4111111111111111", "4111 1111 1111 1111", "4111\u200b1111\u200b1111\u200b1111", "5555\u00a05555\u00a05555\u00a04444",
         "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"]

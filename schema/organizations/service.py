@@ -16,7 +16,7 @@ from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.plugins import call_firstresult
 from schema.common import clean_address, clean_name, validate_country
-from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping
+from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping, PaymentMethod
 from schema.organizations.events import (
     OrganizationCreated, PartnerAccessGranted, PartnerAccessRevoked, PartnerMappingChanged,
 )
@@ -133,6 +133,7 @@ async def tag_partner(ctx: Context, organization: Organization, code: str, *,
     if old_partner_id is not None:
         # The customer moved to another partner: the old partner's delegated admin access ends with the mapping.
         await _revoke(ctx, organization, [old_partner_id], via=via)
+        await _remove_resellers_card(ctx, organization, old_partner_id, via=via)
     ctx.session.add(PartnerMapping(organization_id=organization.id, partner_id=partner.id, mapped_by="CUSTOMER",
                                    mapped_at=now))
     organization.partner_id = partner.id
@@ -141,6 +142,19 @@ async def tag_partner(ctx: Context, organization: Organization, code: str, *,
     await emit(ctx, PartnerMappingChanged(organization_id=organization.id, partner_id=partner.id,
                                           old_partner_id=old_partner_id))
     return old_partner_id, partner
+
+
+async def _remove_resellers_card(ctx: Context, organization: Organization, old_partner_id: int, *, via: str) -> None:
+    """A RESELLER_CARD is the reseller's card: it leaves with the reseller, or the next partner would charge
+    every purchase and renewal to the one that left. The customer's own card stays. Audited in the
+    customer's log (``payment_method.remove``, reason PARTNER_CHANGED)."""
+    card = await ctx.session.scalar(select(PaymentMethod).where(
+        PaymentMethod.organization_id == organization.id, PaymentMethod.owner == "RESELLER_CARD").with_for_update())
+    if card is not None:
+        await ctx.session.delete(card)
+        ctx.audit("payment_method.remove", via=via, organization_id=organization.id, partner_id=old_partner_id,
+                  details={"owner": card.owner, "brand": card.brand, "last4": card.last4, "reason": "PARTNER_CHANGED"})
+        await ctx.session.flush()
 
 
 async def _revoke(ctx: Context, organization: Organization, partner_ids: list[int] | None = None, *,
