@@ -45,8 +45,6 @@ class Host(Protocol):
 
     async def deliver_notification(self, notification: Notification) -> None: ...
 
-    async def payment_processor(self) -> Any: ...
-
 
 class RetryMutation(Exception):
     """A concurrent request claimed the same idempotency key first; run again to replay its result."""

@@ -17,7 +17,7 @@ from gateway.db import create_engine, session_factory, utcnow
 from gateway.demo import is_demo_token
 from gateway.errors import PluginContractError, Unauthenticated
 from gateway.models import Notification
-from gateway.plugins import call_firstresult, contributions, create_plugin_manager, maybe_await
+from gateway.plugins import contributions, create_plugin_manager, maybe_await
 from gateway.policy import ActionRegistry
 from gateway.relay import decode_id
 from gateway.settings import Settings, get_settings
@@ -119,9 +119,6 @@ class Runtime:
             row = await session.get(Notification, notification.id)
             if row is not None and row.sent_at is None:
                 row.sent_at = utcnow()
-
-    async def payment_processor(self) -> Any:
-        return await call_firstresult(self.hook.gateway_payment_processor)
 
     def _remember_connection_loop(self, *_: Any) -> None:
         try:

@@ -15,11 +15,11 @@ from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.events import emit
-from gateway.plugins import maybe_await
+from gateway.plugins import call_firstresult, maybe_await
 from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, contains_card_number, skeleton
 from schema.access import audit
 from schema.billing.events import PaymentRecorded
-from schema.billing.processor import PaymentDeclined
+from schema.billing.processor import PaymentDeclined, PaymentProcessor
 from schema.common import parse_money, round_money
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod
 
@@ -54,7 +54,7 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
         raise DomainError("NO_PAYMENT_METHOD", "The organization has no card on file; add a payment method first.")
     if card_expired(method.exp_month, method.exp_year):
         raise DomainError("CARD_EXPIRED", f"The card ending in {method.last4} has expired; update the payment method.")
-    processor = await ctx.runtime.payment_processor()
+    processor: PaymentProcessor | None = await call_firstresult(ctx.hooks.gateway_payment_processor)
     if processor is None:
         raise DomainError("NO_PAYMENT_PROCESSOR", "Payments are not available right now; try again later.")
     try:
