@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Iterable
 
 import pluggy
@@ -27,7 +27,7 @@ class LoadedPlugin:
     version: str
 
 
-def available_plugins() -> dict[str, Any]:
+def available_plugins() -> dict[str, EntryPoint]:
     """Every plugin installed under the entry point group, by name."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
@@ -92,16 +92,16 @@ async def maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def call_hook(hook: Any, **kwargs: Any) -> list[Any]:
+async def call_hook(hook: pluggy.HookCaller, **kwargs: object) -> list[Any]:
     """Call a collecting hook and await every awaitable answer, in plugin order."""
     return [await maybe_await(result) for result in hook(**kwargs)]
 
 
-async def call_firstresult(hook: Any, **kwargs: Any) -> Any:
+async def call_firstresult(hook: pluggy.HookCaller, **kwargs: object) -> Any:
     return await maybe_await(hook(**kwargs))
 
 
-def load_order(hook: Any) -> list[Any]:
+def load_order(hook: pluggy.HookCaller) -> list[pluggy.HookImpl]:
     """A hook's implementations in plugin load order (the core first); ``tryfirst``/``trylast`` still apply.
 
     ``get_hookimpls()`` lists them in registration order and pluggy *calls* them last-registered
