@@ -178,6 +178,22 @@ async def test_the_customers_own_card_stays_when_it_moves_to_another_partner(run
     assert data["organization"]["paymentMethod"] == {"owner": "CUSTOMER_CARD", "last4": "4242"}
 
 
+async def test_a_partner_with_delegated_access_only_cannot_put_its_card_on_file_as_the_resellers(runtime: Runtime) -> None:
+    """A partner the customer granted delegated access to, but is not mapped to, is not its reseller: a
+    RESELLER_CARD it set would be charged for the mapped reseller's sales and stay behind its revocation."""
+    world = (await build_mail_world(runtime)).world
+    grant = "mutation($i: GrantPartnerAccessInput!) { grantPartnerAccess(input: $i) { userErrors { code } } }"
+    assert (await run_query(runtime, grant, {"i": {"organizationId": world.org_id("acme"),
+                                                   "partnerId": world.partner_id("other")}},
+                            token=world.tokens["org_super_admin"])).ok()["grantPartnerAccess"]["userErrors"] == []
+    result = (await run_query(runtime, SET_CARD, {"i": {
+        "organizationId": world.org_id("acme"), "owner": "RESELLER_CARD", "cardToken": "tok_otherpartner1",
+        "brand": "VISA", "last4": "4242", "expMonth": 12, "expYear": 2040}},
+        token=world.tokens["other_partner_admin"])).ok()["updatePaymentMethod"]
+    assert result["userErrors"] == [{"code": "NOT_THE_RESELLER"}]
+    await set_card(runtime, world, "RESELLER_CARD", world.tokens["reseller_admin"])  # the mapped reseller may
+
+
 # ---------------------------------------------------------------- 2. card data in responses
 PANS = ["4111111111111111", "4111 1111 1111 1111", "4111\u200b1111\u200b1111\u200b1111", "5555\u00a05555\u00a05555\u00a04444",
         "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"]

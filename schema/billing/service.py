@@ -169,6 +169,12 @@ async def update_payment_method(
     organization = await ctx.session.get(Organization, organization_id)
     if owner == "RESELLER_CARD" and (organization is None or organization.partner_id is None):
         raise DomainError("NO_RESELLER", "A direct customer has no reseller; use CUSTOMER_CARD.", "owner")
+    acting_partner = getattr(getattr(decision, "grant", None), "partner_id", None)
+    if owner == "RESELLER_CARD" and acting_partner is not None and acting_partner != organization.partner_id:
+        # delegated access without the mapping: its card would pay for the mapped reseller's sales
+        # and stay on file after the customer revokes it
+        raise DomainError("NOT_THE_RESELLER", "Only the organization's reseller (the partner it is mapped to) "
+                          "can put a RESELLER_CARD on file; use CUSTOMER_CARD.", "owner")
     method = await ctx.session.scalar(
         select(PaymentMethod).where(PaymentMethod.organization_id == organization_id).with_for_update())
     replaced = method is not None
