@@ -25,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.errors import NotFound
@@ -145,47 +146,96 @@ async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> 
     return {pk: cache[pk] for pk in organization_ids if pk in cache}
 
 
+# ---------------------------------------------------------------- who reaches an organization, stated once
+def delegation_counts(access: Any = PartnerAccess, organization: Any = Organization) -> ColumnElement[bool]:
+    """Whether a delegated admin access (a ``PartnerAccess`` row) counts on its organization: it is ACTIVE
+    and the domain is verified ("only organizations with a verified domain can be managed"). The one
+    statement of the rule, over the two rows (or aliases of them) the caller joined."""
+    return and_(access.status == "ACTIVE", organization.domain_verified.is_(True))
+
+
+def delegated_access_counts(partner_ids: Iterable[int]) -> ColumnElement[bool]:
+    """The organizations on which these partners' delegated admin access counts (a condition on
+    ``Organization``): SQL scopes use it as a filter, per-object checks select it as a flag."""
+    managed = aliased(Organization)
+    return Organization.id.in_(
+        select(PartnerAccess.organization_id).join(managed, managed.id == PartnerAccess.organization_id)
+        .where(PartnerAccess.partner_id.in_(list(partner_ids)), delegation_counts(PartnerAccess, managed)))
+
+
+@dataclass(frozen=True)
+class GrantRule:
+    """The viewer holds ``grant`` on exactly the organizations that meet ``condition`` (SQL over Organization)."""
+
+    grant: Grant
+    condition: ColumnElement[bool]
+
+
+async def organization_grant_rules(ctx: Context) -> list[GrantRule]:
+    """Every grant the viewer can hold on an organization, each with the SQL condition saying on which.
+
+    The single source of organization access: ``visible_organizations_clause`` ORs the conditions of the
+    grants an action permits (lists, exports, stats, the audit log); ``organization_access`` selects the
+    same conditions as flags for the organizations asked about (per-object checks). Order matters:
+    ``ActionRegistry.decide`` takes the first grant that permits, and its ``via`` goes to the audit log.
+    """
+    viewer = ctx.viewer
+    rules: list[GrantRule] = []
+    if not viewer.is_authenticated:
+        return rules
+    for role in dict.fromkeys(viewer.organization_roles.values()):
+        members_of = [pk for pk, own in viewer.organization_roles.items() if own == role]
+        rules.append(GrantRule(Grant(f"org:{role}", via="MEMBERSHIP"), Organization.id.in_(members_of)))
+    partners = await viewer_partners(ctx)
+    resellers = await viewer_reseller_ids(ctx)
+    for partner_id, partner in partners.items():
+        role = viewer.partner_roles[partner_id]
+        disabled = partner.status == "DISABLED"  # the grant is kept (it explains a refusal) but allows nothing
+        if role == "PARTNER_ADMIN":
+            rules.append(GrantRule(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", partner_id=partner_id,
+                                         partner_disabled=disabled), delegated_access_counts([partner_id])))
+        rules.append(GrantRule(Grant(f"mapped:{role}", via="PARTNER_MAPPING", partner_id=partner_id,
+                                     partner_disabled=disabled), Organization.partner_id == partner_id))
+        its_resellers = [child for child, parent in resellers.items() if parent == partner_id]
+        if its_resellers and role != "DEVELOPER":
+            rules.append(GrantRule(Grant(f"upstream:{role}", via="PARTNER_MAPPING", partner_id=partner_id,
+                                         partner_disabled=disabled), Organization.partner_id.in_(its_resellers)))
+    if viewer.platform_role in _PLATFORM_GRANTS:
+        rules.append(GrantRule(_PLATFORM_GRANTS[viewer.platform_role], true()))
+    return rules
+
+
 async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationAccess], wanted: list[int]) -> None:
-    if wanted:
-        viewer = ctx.viewer
-        partners = await viewer_partners(ctx)
-        resellers = await viewer_reseller_ids(ctx)
-        rows = (await ctx.session.execute(
-            select(Organization.id, Organization.domain, Organization.domain_verified, Organization.partner_id)
-            .where(Organization.id.in_(wanted))
-        )).all()
-        delegations: dict[tuple[int, int], PartnerAccess] = {}
-        if partners and rows:
-            for access in (await ctx.session.scalars(select(PartnerAccess).where(
-                PartnerAccess.organization_id.in_([r.id for r in rows]), PartnerAccess.partner_id.in_(list(partners))
-            ))).all():
-                delegations[(access.organization_id, access.partner_id)] = access
-        for row in rows:
-            entry = OrganizationAccess(row.id, row.domain, row.domain_verified, row.partner_id)
-            role = viewer.organization_roles.get(row.id)
-            if role:
-                entry.grants.append(Grant(f"org:{role}", via="MEMBERSHIP"))
-            for partner_id, partner in partners.items():
-                partner_role = viewer.partner_roles[partner_id]
-                disabled = partner.status == "DISABLED"
-                access = delegations.get((row.id, partner_id))
-                if access is not None and partner_role == "PARTNER_ADMIN":
-                    if access.status == "ACTIVE" and row.domain_verified:
-                        entry.grants.append(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", partner_id=partner_id,
-                                                  partner_disabled=disabled))
-                    elif access.status == "ACTIVE":
-                        entry.delegation_blocked_unverified = True
-                    else:
-                        entry.revoked_at = access.revoked_at
-                if row.partner_id == partner_id:
-                    entry.grants.append(Grant(f"mapped:{partner_role}", via="PARTNER_MAPPING", partner_id=partner_id,
-                                              partner_disabled=disabled))
-                elif row.partner_id is not None and resellers.get(row.partner_id) == partner_id and partner_role != "DEVELOPER":
-                    entry.grants.append(Grant(f"upstream:{partner_role}", via="PARTNER_MAPPING", partner_id=partner_id,
-                                              partner_disabled=disabled))
-            if viewer.platform_role in _PLATFORM_GRANTS:
-                entry.grants.append(_PLATFORM_GRANTS[viewer.platform_role])
-            cache[row.id] = entry
+    if not wanted:
+        return
+    viewer = ctx.viewer
+    rules = await organization_grant_rules(ctx)
+    partners = await viewer_partners(ctx)
+    rows = (await ctx.session.execute(
+        select(Organization.id, Organization.domain, Organization.domain_verified, Organization.partner_id,
+               *(rule.condition.label(f"holds_{n}") for n, rule in enumerate(rules)))
+        .where(Organization.id.in_(wanted))
+    )).all()
+    # the viewer's partners' delegations, read only to say why a partner admin cannot manage an organization
+    delegations: dict[tuple[int, int], PartnerAccess] = {}
+    if partners and rows:
+        for access in (await ctx.session.scalars(select(PartnerAccess).where(
+            PartnerAccess.organization_id.in_([r.id for r in rows]), PartnerAccess.partner_id.in_(list(partners))
+        ))).all():
+            delegations[(access.organization_id, access.partner_id)] = access
+    for row in rows:
+        entry = OrganizationAccess(row.id, row.domain, row.domain_verified, row.partner_id)
+        entry.grants = [rule.grant for n, rule in enumerate(rules) if row[4 + n]]
+        delegated_to = {g.partner_id for g in entry.grants if g.name == DELEGATED_ADMIN}
+        for partner_id in partners:
+            access = delegations.get((row.id, partner_id))
+            if access is None or viewer.partner_roles[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
+                continue
+            if access.status == "ACTIVE":  # active, yet it does not count: the domain is not verified
+                entry.delegation_blocked_unverified = True
+            else:
+                entry.revoked_at = access.revoked_at
+        cache[row.id] = entry
 
 
 async def authorize_organization(ctx: Context, action: str, organization_id: int) -> Decision:
@@ -219,29 +269,17 @@ def allowed_by_grants(ctx: Context, action: str, grants_by_pk: dict[int, list[Gr
     return allowed
 
 
-async def visible_organizations_clause(ctx: Context) -> ColumnElement[bool]:
-    """SQL condition selecting the organizations the viewer may see at all (lists, exports, stats)."""
-    viewer = ctx.viewer
-    if not viewer.is_authenticated:
+async def visible_organizations_clause(ctx: Context, action: str = "organization.read") -> ColumnElement[bool]:
+    """SQL condition selecting the organizations on which the viewer may perform ``action`` (by default: see
+    them at all; for lists, exports, stats). The same grant rules as the per-object checks: a grant through
+    a disabled partner allows nothing here either."""
+    if not ctx.viewer.is_authenticated:
         return false()
-    if viewer.platform_role in ("ADMIN", "ANALYST"):
-        return true()
-    # A disabled partner reaches nothing through itself: not its customers, nor (as a distributor) its resellers'.
-    roles = await active_partner_roles(ctx)
-    partner_ids = list(roles)
-    readable_partners = partner_ids + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
-                                       if roles.get(parent, "DEVELOPER") != "DEVELOPER"]
-    conditions: list[ColumnElement[bool]] = []
-    if viewer.organization_roles:
-        conditions.append(Organization.id.in_(list(viewer.organization_roles)))
-    if readable_partners:
-        conditions.append(Organization.partner_id.in_(readable_partners))
-    admin_partners = [pid for pid, role in roles.items() if role == "PARTNER_ADMIN"]
-    if admin_partners:
-        conditions.append(Organization.id.in_(
-            select(PartnerAccess.organization_id).where(
-                PartnerAccess.partner_id.in_(admin_partners), PartnerAccess.status == "ACTIVE")
-        ) & Organization.domain_verified.is_(True))  # delegated access counts on verified domains only
+    platform = _PLATFORM_GRANTS.get(ctx.viewer.platform_role or "")
+    if platform is not None and ctx.actions.permits(action, [platform]):
+        return true()  # the platform rule holds everywhere: no need to read the viewer's partners
+    conditions = [rule.condition for rule in await organization_grant_rules(ctx)
+                  if ctx.actions.permits(action, [rule.grant])]
     return or_(*conditions) if conditions else false()
 
 

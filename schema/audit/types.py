@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 from sqlalchemy import ColumnElement, or_, select, true
@@ -14,11 +13,10 @@ from gateway.composition import Query, extends
 from gateway.context import Context
 from gateway.models import AuditEvent as AuditEventRow
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate, paginate_grouped
-from schema.access import active_partner_roles, allowed_organizations
+from schema.access import active_partner_roles, allowed_organizations, visible_organizations_clause
 from schema.common import AccessVia
 from schema.identity.types import User, users_by_pk
 from schema.models import Organization as OrganizationRow
-from schema.models import PartnerAccess as PartnerAccessRow
 from schema.organizations.types import Organization, organizations_by_pk, refusal
 from schema.partners.types import Partner, partners_by_pk
 
@@ -96,7 +94,7 @@ class AuditQueries:
         viewer = ctx.require_user()
         stmt = select(AuditEventRow)
         if viewer.platform_role not in ("ADMIN", "ANALYST"):
-            stmt = stmt.where(_readable_audit_clause(viewer, await active_partner_roles(ctx)))
+            stmt = stmt.where(await _readable_audit_clause(ctx))
         if organization_id is not None:
             stmt = stmt.where(AuditEventRow.organization_id == decode_pk(organization_id, "Organization"))
         if partner_id is not None:
@@ -107,22 +105,19 @@ class AuditQueries:
                               to_node=AuditEvent.from_row)
 
 
-def _readable_audit_clause(viewer: Any, partner_roles: dict[int, str]) -> ColumnElement[bool]:
-    """The SQL form of ``organization.read_audit`` (organization admins, the mapped partner's admins, the
-    delegated admin on a verified domain), plus partner-level events for the partner's admins and analysts."""
-    admin_orgs = [pk for pk, role in viewer.organization_roles.items() if role in ("SUPER_ADMIN", "ADMIN")]
-    admin_partners = [pk for pk, role in partner_roles.items() if role == "PARTNER_ADMIN"]
-    partner_readers = [pk for pk, role in partner_roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
-    delegated = (select(PartnerAccessRow.organization_id)
-                 .join(OrganizationRow, OrganizationRow.id == PartnerAccessRow.organization_id)
-                 .where(PartnerAccessRow.partner_id.in_(admin_partners), PartnerAccessRow.status == "ACTIVE",
-                        OrganizationRow.domain_verified.is_(True)))
-    mapped = select(OrganizationRow.id).where(OrganizationRow.partner_id.in_(admin_partners))
+async def _readable_audit_clause(ctx: Context) -> ColumnElement[bool]:
+    """The SQL form of ``organization.read_audit`` and ``organization.read_partner_audit`` (through the mapping
+    alone, only what the viewer's partners did), from the same grant rules as the per-object checks; plus
+    partner-level events for the partner's admins and analysts."""
+    roles = await active_partner_roles(ctx)
+    admin_partners = [pk for pk, role in roles.items() if role == "PARTNER_ADMIN"]
+    partner_readers = [pk for pk, role in roles.items() if role in ("PARTNER_ADMIN", "PARTNER_ANALYST")]
+    readable = select(OrganizationRow.id).where(await visible_organizations_clause(ctx, "organization.read_audit"))
+    own_events = select(OrganizationRow.id).where(
+        await visible_organizations_clause(ctx, "organization.read_partner_audit"))
     return or_(
-        AuditEventRow.organization_id.in_(admin_orgs),
-        AuditEventRow.organization_id.in_(delegated),
-        # organization.read_partner_audit: through the mapping alone, only what the partner itself did
-        AuditEventRow.organization_id.in_(mapped) & AuditEventRow.partner_id.in_(admin_partners),
+        AuditEventRow.organization_id.in_(readable),
+        AuditEventRow.organization_id.in_(own_events) & AuditEventRow.partner_id.in_(admin_partners),
         AuditEventRow.organization_id.is_(None) & AuditEventRow.partner_id.in_(partner_readers),
     )
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.composition import Query, extends
 from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.relay import Connection, PageArgs, decode_pk, paginate, paginate_grouped
-from schema.access import allowed_partners, visible_organizations_clause
+from schema.access import allowed_partners, delegation_counts, visible_organizations_clause
 from schema.models import Organization as OrganizationRow
 from schema.models import Partner as PartnerRow
 from schema.models import PartnerAccess as PartnerAccessRow
@@ -94,9 +94,8 @@ class PartnerCustomerFields:
         keys = [p.pk for p in parents if p.pk in allowed]
         stmt = (
             select(OrganizationRow)
-            .join(PartnerAccessRow, and_(PartnerAccessRow.organization_id == OrganizationRow.id,
-                                         PartnerAccessRow.status == "ACTIVE"))
-            .where(PartnerAccessRow.partner_id.in_(keys), OrganizationRow.domain_verified.is_(True))
+            .join(PartnerAccessRow, PartnerAccessRow.organization_id == OrganizationRow.id)
+            .where(PartnerAccessRow.partner_id.in_(keys), delegation_counts(PartnerAccessRow, OrganizationRow))
         )
         pages = await paginate_grouped(
             ctx, stmt, entity=OrganizationRow, sort=organization_sort(None), page=PageArgs(first=first, after=after),
