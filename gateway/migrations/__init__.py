@@ -5,8 +5,8 @@ Layout and ownership
 * ``gateway/migrations/env.py`` is the one Alembic environment (async-aware; batch mode on
   SQLite so ALTERs work there).
 * ``version_locations`` are ``gateway/migrations/versions`` (the host's own folder) plus every
-  enabled plugin's ``gateway_migrations_path`` answer (default: ``migrations/versions``, or else
-  ``migrations``, next to the plugin's module). The core answers ``schema/migrations``.
+  enabled plugin's ``gateway_migrations_path`` answer (default: ``migrations/`` next to the plugin's
+  module, the house layout of plugins/README.md "Layout"). The core answers ``schema/migrations``.
 * One branch per plugin, labelled with the plugin's name (``core``, ``mail``, ...). A
   revision of a plugin touches only the tables of that plugin's ``gateway_models`` answer.
 * The host's tables (users, api_tokens, audit_events, notifications, idempotency_keys,
@@ -72,8 +72,7 @@ def plugin_migrations(pm: pluggy.PluginManager) -> list[PluginMigrations]:
     for name, plugin in enabled_plugins(pm):
         path = paths.get(name)
         if path is None and getattr(plugin, "__file__", None):
-            folder = Path(plugin.__file__).parent / "migrations"
-            path = folder / "versions" if (folder / "versions").is_dir() else folder
+            path = Path(plugin.__file__).parent / "migrations"
         found.append(PluginMigrations(name, path, frozenset(tables.get(name, ()))))
     return found
 
