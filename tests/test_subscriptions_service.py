@@ -13,9 +13,9 @@ from gateway.errors import DomainError
 from gateway.models import AuditEvent
 from schema import models
 from schema.access import authorize_organization
+from schema.catalog.pricing import add_period
 from schema.catalog.service import seed_catalog
 from schema.subscriptions import service
-from schema.subscriptions.pricing import add_period
 from schema.testing import World, build_world
 
 UTC = dt.timezone.utc

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from gateway.db import utcnow
 from schema.billing.proration import prorate
+from schema.catalog.pricing import period_charges
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod, Plan, Subscription
-from schema.subscriptions.pricing import period_charges
 
 _BRANDS = ["VISA", "MASTERCARD", "AMEX", "VISA", "DISCOVER"]
 

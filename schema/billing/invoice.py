@@ -18,9 +18,9 @@ from sqlalchemy import select
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.plugins import call_hook
+from schema.catalog.pricing import add_period, period_charges
 from schema.common import round_money
 from schema.models import AddOn, InvoiceLine, Plan, Subscription, SubscriptionAddOn
-from schema.subscriptions.pricing import add_period, period_charges
 
 DEFAULT_CURRENCY = "USD"
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.db import utcnow
+from schema.catalog.pricing import add_period
 from schema.catalog.service import seed_catalog
 from schema.models import AddOn, Organization, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
-from schema.subscriptions.pricing import add_period
 
 CERTIFICATE_PLUGIN_DOMAINS = {"acme.example", "globex.example", "umbrella.example"}
 # domain -> [(plan code, licenses, status, add-ons {code: quantity})]

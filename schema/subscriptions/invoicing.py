@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schema.billing.proration import prorate
 from schema.billing.service import add_invoice_line
+from schema.catalog.pricing import Charge, add_period
 from schema.models import Plan, Subscription
-from schema.subscriptions.pricing import Charge, add_period
 
 
 async def prorated_lines(session: AsyncSession, subscription: Subscription, old: list[Charge], new: list[Charge],

@@ -17,11 +17,11 @@ from gateway.events import emit
 from gateway.policy import Decision
 from schema.access import DELEGATED_ADMIN, MAPPED_ADMIN, ORG_SUPER_ADMIN, audit, organization_access
 from schema.billing.service import charge_organization
+from schema.catalog.pricing import Charge, add_period, period_charges
 from schema.catalog.service import add_ons_by_code, plan_by_code
 from schema.models import AddOn, Organization, Partner, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
 from schema.subscriptions.events import subscription_event
 from schema.subscriptions.invoicing import prorated_lines, switch_period_lines
-from schema.subscriptions.pricing import Charge, add_period, period_charges
 
 MAX_LICENSES = 100_000
 MAX_STORAGE_GB = 1_000_000

@@ -1,4 +1,4 @@
-"""What a subscription costs per billing period, as named components (used for charges, pro-rations, invoices)."""
+"""What a plan, its storage and add-ons cost per billing period, as named components: the catalog's prices as subscriptions charge them, pro-rate them and the upcoming invoice lists them."""
 
 from __future__ import annotations
 
