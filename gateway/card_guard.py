@@ -15,7 +15,7 @@ import re
 from itertools import cycle, repeat
 from typing import Any, Iterable
 
-from sqlalchemy import event
+from sqlalchemy import JSON, event
 from sqlalchemy.engine import Engine
 
 from gateway.errors import DomainError
@@ -48,9 +48,21 @@ def _parameter_names(context: Any, width: int) -> Iterable[str | None]:
     return repeat(None)
 
 
+def _table(context: Any) -> Any:
+    return getattr(getattr(getattr(context, "compiled", None), "statement", None), "table", None)
+
+
 def _table_name(context: Any) -> str | None:
-    table = getattr(getattr(getattr(context, "compiled", None), "statement", None), "table", None)
-    return getattr(table, "name", None)
+    return getattr(_table(context), "name", None)
+
+
+def _is_json_column(context: Any, column: str | None) -> bool:
+    """Whether ``column`` of the written table is JSON; unknown (raw SQL, a WHERE value): treated as JSON,
+    the lenient reading, so that a list of ids in an unlabelled parameter is not refused."""
+    columns = getattr(_table(context), "c", None)
+    if columns is None or column is None or column not in columns:
+        return True
+    return isinstance(columns[column].type, JSON)
 
 
 def refuse_card_data(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
@@ -65,8 +77,10 @@ def refuse_card_data(conn: Any, cursor: Any, statement: str, parameters: Any, co
         else:
             items = zip(_parameter_names(context, len(row)), row)
         for name, value in items:
-            if isinstance(value, str) and find_card_data(value) is not None:
-                column = _ROW_SUFFIX.sub("", name) if isinstance(name, str) else None
+            if not isinstance(value, str):
+                continue
+            column = _ROW_SUFFIX.sub("", name) if isinstance(name, str) else None
+            if find_card_data(value, json_text=_is_json_column(context, column)) is not None:
                 raise CardDataRefused(_table_name(context), column)
 
 

@@ -43,8 +43,9 @@ class ScanReport:
     rows: int = 0
 
 
-def _texts(value: Any) -> Iterator[str]:
-    """Every string and number inside ``value``, JSON text decoded (escapes can hide separators)."""
+def _texts(value: Any, json_text: bool = True) -> Iterator[str]:
+    """Every string and number inside ``value``: JSON text decoded (escapes can hide separators) and, but
+    for a JSON column's own document (``json_text``: a list of ids is not one number), also as displayed."""
     if value is None or isinstance(value, bool):
         return
     if isinstance(value, float):
@@ -53,24 +54,25 @@ def _texts(value: Any) -> Iterator[str]:
         yield str(value)
     elif isinstance(value, str):
         decoded = json_container(value)
-        if decoded is None:
-            yield value
-        else:  # as the write guard reads JSON: each string and number on its own, escapes decoded
-            yield from _texts(decoded)
+        if decoded is None or not json_text:
+            yield value  # text as displayed
+        if decoded is not None:  # as the write guard reads JSON: each string and number on its own, escapes decoded
+            yield from _texts(decoded, json_text=False)
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _texts(key)
-            yield from _texts(item)
+            yield from _texts(key, json_text=False)
+            yield from _texts(item, json_text=False)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _texts(item)
+            yield from _texts(item, json_text=False)
     else:
         yield str(value)  # Decimal and other scalars
 
 
-def describe_card_data(value: Any) -> str | None:
-    """The masked card number (or CVV mark) found in ``value``; None when it holds none."""
-    for text in _texts(value):
+def describe_card_data(value: Any, *, json_text: bool = True) -> str | None:
+    """The masked card number (or CVV mark) found in ``value``; None when it holds none. ``json_text``:
+    ``value`` is a JSON column's text (unknown: read as JSON, the lenient reading)."""
+    for text in _texts(value, json_text):
         numbers = find_card_numbers(text)
         if numbers:
             return mask_card_number(numbers[0][2])
@@ -101,7 +103,7 @@ async def _scan_table(connection: AsyncConnection, table: sa.Table, report: Scan
         number += 1
         keys, values = row[:len(key_columns)], row[len(key_columns):]
         for column, value in zip(scanned, values):
-            masked = describe_card_data(value)
+            masked = describe_card_data(value, json_text=isinstance(column.type, sa.JSON))
             if masked is not None:
                 row_key = (", ".join(f"{c.name}={k}" for c, k in zip(key_columns, keys))
                            if key_columns else f"row {number}")

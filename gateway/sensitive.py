@@ -178,12 +178,15 @@ def json_container(text: str) -> Any:
     return decoded if isinstance(decoded, (dict, list)) else None
 
 
-def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+def find_card_data(value: Any, path: tuple[str, ...] = (), *, json_text: bool = False) -> tuple[str, ...] | None:
     """The path of the first string (or number, or key) in ``value`` holding card data; None if clean.
 
-    ``value`` may be text, a number (int, float, Decimal) or nested dicts and lists (JSON). A string that is a JSON object
-    or array (a JSON column's parameter) is decoded and walked instead: escaped separators
-    (``\\u00a0``) cannot hide a number, and a list of small numbers is not read as one long number.
+    ``value`` may be text, a number (int, float, Decimal) or nested dicts and lists (JSON). With
+    ``json_text`` (a JSON column's serialized parameter), a string that is a JSON object or array is
+    decoded and walked instead: escaped separators (``\\u00a0``) cannot hide a number, and a list of
+    small numbers is not read as one long number. Any other string, the strings inside that JSON
+    included, is text: read as it would be displayed (``[4111, 1111, 1111, 1111]`` typed into a name
+    is a card number), and, when it parses as JSON, item by item as well.
     """
     if isinstance(value, bool) or value is None:
         return None
@@ -195,9 +198,11 @@ def find_card_data(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | 
         return path if contains_card_number(str(value)) else None
     if isinstance(value, str):
         decoded = json_container(value)
-        if decoded is not None:  # each string and number on its own, as the API sees them: ids in a list are not one run
+        if decoded is not None and json_text:  # each string and number on its own: ids in a list are not one run
             return find_card_data(decoded, path)
-        return path if contains_card_data(value) else None
+        if contains_card_data(value):
+            return path
+        return find_card_data(decoded, path) if decoded is not None else None  # escapes hide nothing either
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and contains_card_data(key):

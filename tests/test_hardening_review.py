@@ -18,9 +18,11 @@ import pytest
 from sqlalchemy import update
 
 from gateway.auth import Viewer
+from gateway.card_guard import CardDataRefused
 from gateway.context import Context
 from gateway.errors import DomainError
 from gateway.http import create_app
+from gateway.models import AuditEvent
 from gateway.runtime import Runtime
 from gateway.sensitive import (
     contains_card_data, contains_card_number, find_card_data, redact_card_data, redact_message,
@@ -297,3 +299,54 @@ async def test_a_card_number_as_an_amount_is_refused_naming_the_amount(runtime: 
         token=world.tokens["reseller_admin"])).ok()
     assert result["submitLargeDeal"] == {"largeDeal": None, "userErrors": [
         {"code": "CARD_NUMBER_NOT_ACCEPTED", "field": ["estimatedValue", "amount"]}]}
+
+
+# ---------------------------------------------------------------- 2d. JSON-looking text in a text field
+JSON_LOOKING = ['[4111, 1111, 1111, 1111]', '["4111", "1111", "1111", "1111"]', '["4111","1111","1111","1111"]']
+
+
+@pytest.mark.parametrize("text", JSON_LOOKING)
+async def test_a_text_field_holding_json_looking_text_is_read_as_text(runtime: Runtime, text: str) -> None:
+    """Any string that parsed as a JSON array or object was read item by item (meant for JSON columns, where
+    a list of ids is not one number), so an organization name '[4111, 1111, 1111, 1111]' was stored."""
+    world = (await build_mail_world(runtime)).world
+    result = (await run_query(runtime, """mutation($i: UpdateOrganizationDetailsInput!) {
+      updateOrganizationDetails(input: $i) { organization { name } userErrors { code field } } }""",
+        {"i": {"organizationId": world.org_id("acme"), "name": text}}, token=world.tokens["org_super_admin"])).ok()
+    assert result["updateOrganizationDetails"]["userErrors"] == [{"code": "CARD_NUMBER_NOT_ACCEPTED", "field": ["name"]}]
+    with pytest.raises(CardDataRefused) as refused:  # the write guard, under any other way of writing
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(update(models.Organization).where(
+                models.Organization.id == world.organizations["acme"]).values(name=text))
+    assert refused.value.column == "name"
+    # inside a JSON column, a string is text too: only the column's own JSON is read item by item
+    with pytest.raises(CardDataRefused):
+        async with runtime.sessions() as session, session.begin():
+            session.add(AuditEvent(via="TEST", action="bulk", details={"note": text}))
+    async with runtime.sessions() as session, session.begin():
+        session.add(AuditEvent(via="TEST", action="bulk", details={"instanceIds": [4111, 1111, 1111, 1111]}))
+
+
+@pytest.mark.parametrize("text", JSON_LOOKING)
+async def test_the_scan_reads_text_columns_as_text(runtime: Runtime, text: str) -> None:
+    """gateway db scan-pan finds what a raw driver wrote in a text column, JSON-looking or not."""
+    from gateway.pan_scan import scan_engine
+
+    await build_mail_world(runtime)
+    async with runtime.engine.begin() as connection:  # under the guard: the raw driver, as a bulk load would
+        raw = await connection.get_raw_connection()
+        cursor = raw.driver_connection
+        if runtime.settings.is_sqlite:
+            await cursor.execute("update organizations set name = ?", (text,))
+        else:
+            await cursor.execute("update organizations set name = $1", text)
+    try:
+        hits = (await scan_engine(runtime.engine)).hits
+        assert {(hit.table, hit.column) for hit in hits} == {("organizations", "name")}
+    finally:
+        async with runtime.engine.begin() as connection:
+            raw = await connection.get_raw_connection()
+            if runtime.settings.is_sqlite:
+                await raw.driver_connection.execute("update organizations set name = 'Clean'")
+            else:
+                await raw.driver_connection.execute("update organizations set name = 'Clean'")
