@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.auth import Viewer
 from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
-from gateway.errors import DomainError, Forbidden, GatewayError, Unauthenticated, UserError
+from gateway.errors import DomainError, Forbidden, Unauthenticated, UserError
 from gateway.models import AuditEvent, IdempotencyKey, Notification
 from gateway.policy import ActionRegistry
 from gateway.request_cache import RequestCache, Slot
@@ -57,7 +57,7 @@ class Context:
     viewer: Viewer
     request: Any = None
     cost: dict[str, Any] = field(default_factory=dict)
-    _batch_loaders: dict[Any, DataLoader] = field(default_factory=dict)
+    _batch_loaders: dict[Any, DataLoader[Any, Any]] = field(default_factory=dict)
     _after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     cache: RequestCache = field(default_factory=RequestCache)
     # errors of fields refused but resolved to an empty list or connection (gateway/refusals.py)
@@ -87,13 +87,13 @@ class Context:
             raise Unauthenticated(SIGN_IN)
         return self.viewer
 
-    def refusal(self, action: str, reason: str | None = None) -> GatewayError:
+    def refusal(self, action: str, reason: str | None = None) -> Exception:
         """The error for a refused ``action`` (UNAUTHENTICATED when anonymous), for one parent of a batch."""
         if not self.viewer.is_authenticated:
             return Unauthenticated(SIGN_IN)
         if action in (self.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
             # A batch reader found that only grants through a disabled partner would have allowed it: say so.
-            return self.actions.disabled_refusal(action, reading=True)  # type: ignore[no-any-return]
+            return self.actions.disabled_refusal(action, reading=True)
         message = f"You are not allowed to {self.actions[action].description}."
         return Forbidden(f"{message} {reason}" if reason else message, action=action)
 

@@ -100,8 +100,8 @@ class OrganizationAccess:
 
 
 # What the access layer remembers for the length of a request (dropped by forget_access).
-VIEWER_PARTNERS: Slot[dict[int, Partner] | None] = Slot("viewer_partners", lambda: None)
-VIEWER_RESELLERS: Slot[dict[int, int] | None] = Slot("viewer_resellers", lambda: None)
+VIEWER_PARTNERS: Slot[dict[int, Partner]] = Slot("viewer_partners", dict)
+VIEWER_RESELLERS: Slot[dict[int, int]] = Slot("viewer_resellers", dict)
 ORGANIZATION_ACCESS: Slot[dict[int, OrganizationAccess]] = Slot("organization_access", dict)
 PARTNER_GRANTS: Slot[dict[int, list[Grant]]] = Slot("partner_grants", dict)
 
@@ -109,12 +109,11 @@ PARTNER_GRANTS: Slot[dict[int, list[Grant]]] = Slot("partner_grants", dict)
 async def viewer_partners(ctx: Context) -> dict[int, Partner]:
     """The partners the viewer is a member of, with their status and parent (once per request)."""
     async with ctx.cache.lock(VIEWER_PARTNERS):
-        cached = ctx.cache.peek(VIEWER_PARTNERS)
-        if cached is None:
+        if VIEWER_PARTNERS not in ctx.cache:
             ids = list(ctx.viewer.partner_roles)
             rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
-            cached = ctx.cache.put(VIEWER_PARTNERS, {p.id: p for p in rows})
-    return cached
+            ctx.cache.put(VIEWER_PARTNERS, {p.id: p for p in rows})
+    return ctx.cache.get(VIEWER_PARTNERS)
 
 
 async def active_partner_roles(ctx: Context) -> dict[int, str]:
@@ -128,13 +127,12 @@ async def active_partner_roles(ctx: Context) -> dict[int, str]:
 async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
     """{reseller id: the viewer's partner that is its parent}, for distributors' read access."""
     async with ctx.cache.lock(VIEWER_RESELLERS):
-        cached = ctx.cache.peek(VIEWER_RESELLERS)
-        if cached is None:
+        if VIEWER_RESELLERS not in ctx.cache:
             ids = list(ctx.viewer.partner_roles)
             rows = (await ctx.session.execute(
                 select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
-            cached = ctx.cache.put(VIEWER_RESELLERS, {child: parent for child, parent in rows})
-    return cached
+            ctx.cache.put(VIEWER_RESELLERS, {child: parent for child, parent in rows})
+    return ctx.cache.get(VIEWER_RESELLERS)
 
 
 async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> dict[int, OrganizationAccess]:
@@ -228,13 +226,13 @@ async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationA
         entry.grants = [rule.grant for n, rule in enumerate(rules) if row[4 + n]]
         delegated_to = {g.partner_id for g in entry.grants if g.name == DELEGATED_ADMIN}
         for partner_id in partners:
-            access = delegations.get((row.id, partner_id))
-            if access is None or viewer.partner_roles[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
+            delegation = delegations.get((row.id, partner_id))
+            if delegation is None or viewer.partner_roles[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
                 continue
-            if access.status == "ACTIVE":  # active, yet it does not count: the domain is not verified
+            if delegation.status == "ACTIVE":  # active, yet it does not count: the domain is not verified
                 entry.delegation_blocked_unverified = True
             else:
-                entry.revoked_at = access.revoked_at
+                entry.revoked_at = delegation.revoked_at
         cache[row.id] = entry
 
 

@@ -47,8 +47,8 @@ class ViewerQueries:
         user = (await users_by_pk(ctx, [viewer.user_id]))[0]
         partner_ids = sorted(viewer.partner_roles)
         org_ids = sorted(viewer.organization_roles)
-        partners = await partners_by_pk(ctx, partner_ids)  # type: ignore[arg-type]
-        organizations = await organizations_by_pk(ctx, org_ids)  # type: ignore[arg-type]
+        partners = await partners_by_pk(ctx, partner_ids)
+        organizations = await organizations_by_pk(ctx, org_ids)
         return Viewer(
             user=user,  # type: ignore[arg-type]
             is_platform_admin=viewer.is_platform_admin,
