@@ -120,6 +120,20 @@ class ByPrimaryKey(Generic[R, T]):
         """Keep objects read another way (a list query, a page) so later look-ups need no statement."""
         ctx.cache.get(self.slot).update(objects)
 
+    def converter(self, ctx: CachingContext) -> Callable[[R], T]:
+        """``to_object`` through this request's cache: a page of rows builds each object once, and later
+        look-ups by key (``InvoiceLine.subscription``, ``node``) reuse it without a statement."""
+        cache = ctx.cache.get(self.slot)
+
+        def to_object(row: R) -> T:
+            key: int = getattr(row, "id")
+            found = cache.get(key)
+            if found is None:
+                found = cache[key] = self.to_object(row)
+            return found
+
+        return to_object
+
     def cached(self, ctx: CachingContext) -> dict[int, T]:
         """The objects this request has read so far, by primary key."""
         return ctx.cache.get(self.slot)

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from gateway.request_cache import ByPrimaryKey, RequestCache, Slot
 from gateway.testing import count_statements
 from schema.models import Organization as OrganizationRow
@@ -71,3 +73,16 @@ def test_no_string_keyed_request_cache_and_no_copied_by_pk_helper() -> None:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and re.fullmatch(r"_+by_pk", node.name):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} a private by-pk helper: use ByPrimaryKey")
     assert not offenders, "\n".join(offenders)
+
+
+async def test_converter_builds_each_object_once_and_serves_later_look_ups(runtime: Any) -> None:
+    world = await build_world(runtime)
+    loader = ByPrimaryKey("test_organizations_by_row", OrganizationRow, Organization.from_row)
+    async with runtime.context(token=world.tokens["platform_admin"]) as ctx:
+        rows = (await ctx.session.scalars(select(OrganizationRow).order_by(OrganizationRow.id))).all()
+        convert = loader.converter(ctx)
+        built = [convert(row) for row in rows]
+        assert [convert(row) for row in rows] == built and all(a is b for a, b in zip(built, map(convert, rows)))
+        with count_statements(runtime) as counter:
+            assert await loader(ctx, [rows[0].id]) == [built[0]]
+        assert counter.count == 0

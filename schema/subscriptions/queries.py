@@ -32,19 +32,6 @@ class OrganizationSubscriptionFields:
         pages = await paginate_grouped(
             ctx, select(SubscriptionRow).where(SubscriptionRow.organization_id.in_(keys), *clauses),
             entity=SubscriptionRow, sort=[SortKey(SubscriptionRow.id)], page=PageArgs(first=first, after=after),
-            to_node=_cached(ctx), group_by=SubscriptionRow.organization_id, group_keys=keys,
+            to_node=subscriptions_by_pk.converter(ctx), group_by=SubscriptionRow.organization_id, group_keys=keys,
         ) if keys else {}
         return [pages.get(p.pk) or refusal(ctx, READ_ACTION) for p in parents]
-
-
-def _cached(ctx: Context):  # type: ignore[no-untyped-def]
-    """Build nodes and remember them, so InvoiceLine.subscription and friends need no second read."""
-    cache = subscriptions_by_pk.cached(ctx)
-
-    def to_node(row: SubscriptionRow) -> ProductSubscription:
-        node = cache.get(row.id)
-        if node is None:
-            node = cache[row.id] = ProductSubscription.from_row(row)
-        return node
-
-    return to_node
