@@ -26,7 +26,7 @@ def gateway_models() -> list[type]:
 
 @hookimpl
 def gateway_migrations_path() -> str:
-    return str(Path(__file__).parent / "migrations" / "versions")
+    return str(Path(__file__).parent / "migrations")
 
 
 @hookimpl

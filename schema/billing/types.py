@@ -16,7 +16,6 @@ from schema.common import CardOwner, Money
 from schema.models import Payment as PaymentRow
 from schema.models import PaymentMethod as PaymentMethodRow
 from schema.organizations.types import Organization, organizations_by_pk
-from schema.subscriptions.types import ProductSubscription, subscriptions_by_pk
 
 
 @strawberry.enum(description="The card's brand (OTHER for any brand not listed).")
@@ -76,12 +75,7 @@ class InvoiceLine:
     description: str
     amount: Money
     prorated: bool
-    subscription_pk: strawberry.Private[int | None]
-
-    @batch_field
-    @staticmethod
-    async def subscription(parents: list["InvoiceLine"], ctx: Context) -> list[ProductSubscription | None]:
-        return await subscriptions_by_pk(ctx, [p.subscription_pk for p in parents])
+    subscription_pk: strawberry.Private[int | None]  # InvoiceLine.subscription: added by the subscriptions part
 
 
 @strawberry.type(description="What the next invoice will hold if nothing changes before `periodEnd`.")

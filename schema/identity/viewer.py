@@ -1,4 +1,4 @@
-"""``viewer``: who is asking, and their memberships."""
+"""``viewer``: who is asking; the memberships the authentication reads (``viewer_memberships``)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,9 @@ from sqlalchemy import or_, select
 
 from gateway.composition import Query, extends
 from gateway.context import Context
-from schema.common import OrganizationRole, PartnerRole
 from schema.identity.types import User, users_by_pk
 from schema.models import OrganizationMember, PartnerAccess, PartnerMember
 from schema.models import Partner as PartnerRow
-from schema.organizations.types import Organization, organizations_by_pk
-from schema.partners.types import Partner, partners_by_pk
-
-
-@strawberry.type
-class PartnerMembership:
-    partner: Partner
-    role: PartnerRole
-
-
-@strawberry.type
-class OrganizationMembership:
-    organization: Organization
-    role: OrganizationRole
 
 
 @strawberry.type(description="The signed-in user and what they belong to.")
@@ -34,8 +19,8 @@ class Viewer:
     user: User
     is_platform_admin: bool
     platform_role: str | None = strawberry.field(description="ADMIN, ANALYST or MESSAGING_SERVICE for platform staff.")
-    partner_memberships: list[PartnerMembership]
-    organization_memberships: list[OrganizationMembership]
+    # partnerMemberships and organizationMemberships: added by the organizations part
+    # (schema/organizations/queries.py), which owns the Partner and Organization types.
 
 
 @extends(Query)
@@ -45,19 +30,10 @@ class ViewerQueries:
         ctx: Context = info.context
         viewer = ctx.require_user()
         user = (await users_by_pk(ctx, [viewer.user_id]))[0]
-        partner_ids = sorted(viewer.partner_roles)
-        org_ids = sorted(viewer.organization_roles)
-        partners = await partners_by_pk(ctx, partner_ids)
-        organizations = await organizations_by_pk(ctx, org_ids)
         return Viewer(
             user=user,  # type: ignore[arg-type]
             is_platform_admin=viewer.is_platform_admin,
             platform_role=viewer.platform_role,
-            partner_memberships=[PartnerMembership(partner=p, role=PartnerRole(viewer.partner_roles[p.pk]))
-                                 for p in partners if p is not None],
-            organization_memberships=[
-                OrganizationMembership(organization=o, role=OrganizationRole(viewer.organization_roles[o.pk]))
-                for o in organizations if o is not None],
         )
 
 

@@ -15,7 +15,7 @@ from gateway.hookspecs import hookimpl
 from schema.organizations import hookspecs
 from schema.organizations.demo import PEOPLE, seed_demo
 from schema.organizations.mutations import OrganizationMutations
-from schema.organizations.queries import OrganizationQueries, PartnerCustomerFields
+from schema.organizations.queries import OrganizationQueries, PartnerCustomerFields, ViewerMembershipFields
 from schema.organizations.types import Organization, visible_organizations
 from schema.partners.mutations import PartnerMutations
 from schema.partners.types import Partner, visible_partners
@@ -36,7 +36,7 @@ def gateway_types() -> list[type]:
 
 @hookimpl
 def gateway_type_extensions() -> list[type]:
-    return [OrganizationQueries, PartnerCustomerFields, OrganizationMutations, PartnerMutations]
+    return [OrganizationQueries, PartnerCustomerFields, ViewerMembershipFields, OrganizationMutations, PartnerMutations]
 
 
 @hookimpl

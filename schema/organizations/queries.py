@@ -10,12 +10,14 @@ from gateway.composition import Query, extends
 from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.relay import Connection, PageArgs, decode_pk, paginate, paginate_grouped
 from schema.access import allowed_partners, delegation_counts, visible_organizations_clause
+from schema.common import OrganizationRole, PartnerRole
+from schema.identity.viewer import Viewer
 from schema.models import Organization as OrganizationRow
 from schema.models import Partner as PartnerRow
 from schema.models import PartnerAccess as PartnerAccessRow
 from schema.organizations.filters import OrganizationFilter, OrganizationOrder, organization_filter_clause, organization_sort
-from schema.organizations.types import Organization, refusal, visible_organizations
-from schema.partners.types import Partner, PartnerKind, visible_partners
+from schema.organizations.types import Organization, organizations_by_pk, refusal, visible_organizations
+from schema.partners.types import Partner, PartnerKind, partners_by_pk, visible_partners
 
 
 @extends(Query)
@@ -102,3 +104,37 @@ class PartnerCustomerFields:
             to_node=Organization.from_row, group_by=PartnerAccessRow.partner_id, group_keys=keys,
         ) if keys else {}
         return [pages.get(p.pk) or refusal(ctx, "partner.read_customers") for p in parents]
+
+
+@strawberry.type
+class PartnerMembership:
+    partner: Partner
+    role: PartnerRole
+
+
+@strawberry.type
+class OrganizationMembership:
+    organization: Organization
+    role: OrganizationRole
+
+
+@extends(Viewer)
+class ViewerMembershipFields:
+    """The viewer's memberships: here, not in identity, because this part owns Partner and Organization."""
+
+    @batch_field
+    @staticmethod
+    async def partner_memberships(parents: list[Viewer], ctx: Context) -> list[list[PartnerMembership]]:
+        roles = ctx.viewer.partner_roles
+        partners = await partners_by_pk(ctx, sorted(roles))
+        found = [PartnerMembership(partner=p, role=PartnerRole(roles[p.pk])) for p in partners if p is not None]
+        return [found for _ in parents]  # one viewer per request
+
+    @batch_field
+    @staticmethod
+    async def organization_memberships(parents: list[Viewer], ctx: Context) -> list[list[OrganizationMembership]]:
+        roles = ctx.viewer.organization_roles
+        organizations = await organizations_by_pk(ctx, sorted(roles))
+        found = [OrganizationMembership(organization=o, role=OrganizationRole(roles[o.pk]))
+                 for o in organizations if o is not None]
+        return [found for _ in parents]

@@ -10,7 +10,7 @@ from gateway.demo import DemoData
 from gateway.hookspecs import hookimpl
 from schema.subscriptions.demo import seed_demo
 from schema.subscriptions.mutations import SubscriptionMutations
-from schema.subscriptions.queries import OrganizationSubscriptionFields
+from schema.subscriptions.queries import InvoiceLineSubscriptionField, OrganizationSubscriptionFields
 from schema.subscriptions.types import (
     ProductSubscription, SubscriptionChange, visible_subscription_changes, visible_subscriptions,
 )
@@ -26,7 +26,7 @@ def gateway_types() -> list[type]:
 
 @hookimpl
 def gateway_type_extensions() -> list[type]:
-    return [OrganizationSubscriptionFields, SubscriptionMutations]
+    return [OrganizationSubscriptionFields, InvoiceLineSubscriptionField, SubscriptionMutations]
 
 
 @hookimpl

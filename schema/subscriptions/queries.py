@@ -10,6 +10,7 @@ from gateway.context import Context
 from gateway.errors import BadUserInput, DomainError
 from gateway.relay import Connection, PageArgs, SortKey, paginate_grouped
 from schema.access import allowed_organizations
+from schema.billing.types import InvoiceLine
 from schema.models import Subscription as SubscriptionRow
 from schema.organizations.types import Organization, refusal
 from schema.subscriptions.filters import SubscriptionFilter, subscription_filter_clause
@@ -35,3 +36,13 @@ class OrganizationSubscriptionFields:
             to_node=subscriptions_by_pk.converter(ctx), group_by=SubscriptionRow.organization_id, group_keys=keys,
         ) if keys else {}
         return [pages.get(p.pk) or refusal(ctx, READ_ACTION) for p in parents]
+
+
+@extends(InvoiceLine)
+class InvoiceLineSubscriptionField:
+    """Billing's invoice lines point at subscriptions; the field lives here so billing never imports this part."""
+
+    @batch_field
+    @staticmethod
+    async def subscription(parents: list[InvoiceLine], ctx: Context) -> list[ProductSubscription | None]:
+        return await subscriptions_by_pk(ctx, [p.subscription_pk for p in parents])
