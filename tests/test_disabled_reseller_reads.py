@@ -338,3 +338,21 @@ async def test_a_disabled_resellers_admin_keeps_its_own_organization_membership(
     data = (await run_query(runtime, "{ organizations { nodes { domain } } }",
                             token=world.tokens["reseller_admin"])).ok()
     assert [n["domain"] for n in data["organizations"]["nodes"]] == ["direct.example"]
+
+
+@pytest.mark.parametrize("role", ["distributor_admin", "distributor_analyst"])
+async def test_a_disabled_distributor_reads_its_own_record_but_no_longer_its_resellers(runtime: Runtime,
+                                                                                       role: str) -> None:
+    """Supervision is a grant through the distributor: disabled, it reaches only the distributor itself."""
+    seeded = await seed(runtime)
+    world = seeded.world
+    reseller, distributor = seeded.ids["reseller"], world.partner_id("dist")
+    query = """query($reseller: ID!, $own: ID!) {
+      partner(id: $reseller) { code } node(id: $reseller) { id } own: partner(id: $own) { code status } }"""
+    variables = {"reseller": reseller, "own": distributor}
+    before = (await run_query(runtime, query, variables, token=world.tokens[role])).ok()
+    assert before["partner"] == {"code": "RESEL1"} and before["node"] == {"id": reseller}
+    await set_status(runtime, world.partners["dist"], "DISABLED")
+    after = (await run_query(runtime, query, variables, token=world.tokens[role])).data
+    assert after["partner"] is None and after["node"] is None
+    assert after["own"] == {"code": "DIST1", "status": "DISABLED"}

@@ -65,6 +65,8 @@ async def test_create_organization_refuses_bad_input_with_field_errors(runtime: 
         ({"domain": "not a domain"}, "INVALID_DOMAIN", ["domain"]),
         ({"name": "  "}, "NAME_REQUIRED", ["name"]),
         ({"superAdminEmail": "nobody"}, "INVALID_EMAIL", ["superAdminEmail"]),
+        ({"superAdminEmail": "admin@resel1.example"}, "SUPER_ADMIN_OUTSIDE_DOMAIN", ["superAdminEmail"]),
+        ({"superAdminEmail": "boss@notnewco.example"}, "SUPER_ADMIN_OUTSIDE_DOMAIN", ["superAdminEmail"]),
         ({"address": {"country": "XX"}}, "INVALID_COUNTRY", ["address", "country"]),
     ]
     for overrides, code, field in cases:

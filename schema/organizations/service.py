@@ -61,6 +61,12 @@ async def create_organization(ctx: Context, partner: Partner, *, name: str, doma
         raise DomainError("PARTNER_DISABLED", f"The partner {partner.name} is disabled.", "partnerId")
     if await session.scalar(select(func.count()).select_from(Organization).where(Organization.domain == domain)):
         raise DomainError("DOMAIN_TAKEN", f"An organization with the domain {domain} already exists.", "domain")
+    if not _address_in_domain(email, domain):
+        # The super admin is the customer's own person: the one who can revoke the partner's access.
+        # A partner naming its own address there would hold that power itself.
+        raise DomainError("SUPER_ADMIN_OUTSIDE_DOMAIN",
+                          f"The super admin must have an address at {domain} (the customer's own domain), "
+                          f"not {email.rsplit('@', 1)[-1]}.", "superAdminEmail")
     organization = Organization(
         name=name, domain=domain, domain_verified=False, domain_verification_code=f"pgw-verify-{secrets.token_hex(8)}",
         status="TRIAL", partner_id=partner.id, customer_partner_id=partner.id if partner.kind == "RESELLER" else None,
@@ -76,6 +82,11 @@ async def create_organization(ctx: Context, partner: Partner, *, name: str, doma
     await emit(ctx, OrganizationCreated(organization_id=organization.id, partner_id=partner.id, domain=domain))
     await emit(ctx, PartnerAccessGranted(organization_id=organization.id, partner_id=partner.id))
     return organization
+
+
+def _address_in_domain(email: str, domain: str) -> bool:
+    host = email.rsplit("@", 1)[-1].lower()
+    return host == domain or host.endswith("." + domain)
 
 
 async def verify_domain(ctx: Context, organization: Organization, code: str) -> Organization:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.context import Context
+from gateway.policy import Grant
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
 from gateway.request_cache import ByPrimaryKey
 from schema.access import allowed_partners, partner_grants
@@ -86,7 +87,16 @@ partners_by_pk = ByPrimaryKey("partners", PartnerRow, Partner.from_row)
 
 
 async def visible_partners(ctx: Context, pks: list[int]) -> list[Partner | None]:
-    """``node``/``partner(id)``: a partner the viewer belongs to, supervises, or is a platform user."""
+    """``node``/``partner(id)``: a partner the viewer belongs to, supervises, or is a platform user.
+
+    A disabled partner's staff still read their own partner (to see why they can do nothing), but
+    supervise nothing through it: a grant that comes through a disabled partner counts only on itself.
+    """
     grants = await partner_grants(ctx, pks)
     found = await partners_by_pk(ctx, list(pks))
-    return [p if p is not None and grants.get(p.pk) else None for p in found]
+    return [p if p is not None and any(_counts_on(grant, p.pk) for grant in grants.get(p.pk, ())) else None
+            for p in found]
+
+
+def _counts_on(grant: Grant, partner_pk: int) -> bool:
+    return not grant.partner_disabled or grant.partner_id == partner_pk
