@@ -16,7 +16,7 @@ class AnalyticsQueries:
         "Subscriptions, organizations, licenses and monthly recurring revenue of the subscriptions you may see, "
         "grouped by the given dimensions and by currency (one SQL GROUP BY). Without a status filter, "
         "SUSPENDED and CANCELLED subscriptions are left out."))
-    async def subscription_stats(self, info: strawberry.Info, group_by: list[SubscriptionGroupBy],
+    async def subscription_stats(self, info: strawberry.Info[Context, None], group_by: list[SubscriptionGroupBy],
                                  filter: SubscriptionFilter | None = None) -> list[SubscriptionStatsRow]:
         ctx: Context = info.context
         ctx.require_user()

@@ -87,7 +87,7 @@ async def _own_partner_events_only(ctx: Context, organization_pks: set[int]) -> 
 class AuditQueries:
     @strawberry.field(description="Audit events you may read: platform staff all; partner members their partners' "
                                   "actions; organization admins their organization's.")
-    async def audit_events(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+    async def audit_events(self, info: strawberry.Info[Context, None], first: int | None = None, after: str | None = None,
                            organization_id: strawberry.ID | None = None, partner_id: strawberry.ID | None = None,
                            action: str | None = None) -> Connection[AuditEvent]:
         ctx: Context = info.context

@@ -30,7 +30,7 @@ class UpdatePaymentMethodInput:
 @extends(Mutation)
 class BillingMutations:
     @strawberry.mutation(description="Set or replace the organization's card (processor token, brand, last 4, expiry).")
-    async def update_payment_method(self, info: strawberry.Info, input: UpdatePaymentMethodInput) -> PaymentMethodPayload:
+    async def update_payment_method(self, info: strawberry.Info[Context, None], input: UpdatePaymentMethodInput) -> PaymentMethodPayload:
         ctx: Context = info.context
         organization_id = decode_pk(input.organization_id, "Organization")
 
@@ -45,7 +45,7 @@ class BillingMutations:
         return await run_mutation(ctx, PaymentMethodPayload, body)
 
     @strawberry.mutation(description="Remove the organization's card; returns the removed card.")
-    async def remove_payment_method(self, info: strawberry.Info, input: OrganizationInput) -> PaymentMethodPayload:
+    async def remove_payment_method(self, info: strawberry.Info[Context, None], input: OrganizationInput) -> PaymentMethodPayload:
         ctx: Context = info.context
         organization_id = decode_pk(input.organization_id, "Organization")
 

@@ -14,7 +14,7 @@ from schema.models import Product as ProductRow
 @extends(Query)
 class CatalogQueries:
     @strawberry.field(description="Every product of the catalog with its plans and add-ons, by code.")
-    async def products(self, info: strawberry.Info) -> list[Product]:
+    async def products(self, info: strawberry.Info[Context, None]) -> list[Product]:
         ctx: Context = info.context
         ctx.require_user()
         rows = (await ctx.session.scalars(select(ProductRow).order_by(ProductRow.code))).all()

@@ -28,7 +28,7 @@ class SubmitLargeDealInput:
 @extends(Mutation)
 class DealMutations:
     @strawberry.mutation(description="Record an estimate of a future deal for a customer (the partner's admins).")
-    async def submit_large_deal(self, info: strawberry.Info, input: SubmitLargeDealInput) -> LargeDealPayload:
+    async def submit_large_deal(self, info: strawberry.Info[Context, None], input: SubmitLargeDealInput) -> LargeDealPayload:
         ctx: Context = info.context
         organization_id = decode_pk(input.organization_id, "Organization")
 

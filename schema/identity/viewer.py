@@ -26,7 +26,7 @@ class Viewer:
 @extends(Query)
 class ViewerQueries:
     @strawberry.field(description="The signed-in user; UNAUTHENTICATED without a token.")
-    async def viewer(self, info: strawberry.Info) -> Viewer:
+    async def viewer(self, info: strawberry.Info[Context, None]) -> Viewer:
         ctx: Context = info.context
         viewer = ctx.require_user()
         user = (await users_by_pk(ctx, [viewer.user_id]))[0]

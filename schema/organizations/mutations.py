@@ -69,7 +69,7 @@ def _payload(row: object) -> OrganizationPayload:
 class OrganizationMutations:
     @strawberry.mutation(description="A partner admin creates a customer organization; the partner becomes its "
                                      "mapped partner and delegated admin, and its super admin user is created.")
-    async def create_organization(self, info: strawberry.Info, input: CreateOrganizationInput) -> OrganizationPayload:
+    async def create_organization(self, info: strawberry.Info[Context, None], input: CreateOrganizationInput) -> OrganizationPayload:
         ctx: Context = info.context
         partner_pk = decode_pk(input.partner_id, "Partner")
 
@@ -87,7 +87,7 @@ class OrganizationMutations:
         return await run_mutation(ctx, OrganizationPayload, body)
 
     @strawberry.mutation(description="Verify the organization's domain with the code from domainVerificationCode.")
-    async def verify_domain(self, info: strawberry.Info, input: VerifyDomainInput) -> OrganizationPayload:
+    async def verify_domain(self, info: strawberry.Info[Context, None], input: VerifyDomainInput) -> OrganizationPayload:
         ctx: Context = info.context
         org_pk = decode_pk(input.organization_id, "Organization")
 
@@ -102,7 +102,7 @@ class OrganizationMutations:
         return await run_mutation(ctx, OrganizationPayload, body)
 
     @strawberry.mutation(description="Edit the company name or address (the organization's or its partner's admins).")
-    async def update_organization_details(self, info: strawberry.Info,
+    async def update_organization_details(self, info: strawberry.Info[Context, None],
                                           input: UpdateOrganizationDetailsInput) -> OrganizationPayload:
         ctx: Context = info.context
         org_pk = decode_pk(input.organization_id, "Organization")
@@ -118,7 +118,7 @@ class OrganizationMutations:
 
     @strawberry.mutation(description="The organization's super admin tags a partner by its code; "
                                      "it replaces the current mapping (the history keeps both).")
-    async def tag_partner(self, info: strawberry.Info, input: TagPartnerInput) -> OrganizationPayload:
+    async def tag_partner(self, info: strawberry.Info[Context, None], input: TagPartnerInput) -> OrganizationPayload:
         ctx: Context = info.context
         org_pk = decode_pk(input.organization_id, "Organization")
 
@@ -134,7 +134,7 @@ class OrganizationMutations:
         return await run_mutation(ctx, OrganizationPayload, body)
 
     @strawberry.mutation(description="The organization's super admin revokes every partner's delegated admin access.")
-    async def revoke_partner_access(self, info: strawberry.Info, input: OrganizationInput) -> OrganizationPayload:
+    async def revoke_partner_access(self, info: strawberry.Info[Context, None], input: OrganizationInput) -> OrganizationPayload:
         ctx: Context = info.context
         org_pk = decode_pk(input.organization_id, "Organization")
 
@@ -150,7 +150,7 @@ class OrganizationMutations:
         return await run_mutation(ctx, OrganizationPayload, body)
 
     @strawberry.mutation(description="The organization's super admin grants a partner delegated admin access.")
-    async def grant_partner_access(self, info: strawberry.Info, input: GrantPartnerAccessInput) -> OrganizationPayload:
+    async def grant_partner_access(self, info: strawberry.Info[Context, None], input: GrantPartnerAccessInput) -> OrganizationPayload:
         ctx: Context = info.context
         org_pk = decode_pk(input.organization_id, "Organization")
         partner_pk = decode_pk(input.partner_id, "Partner")

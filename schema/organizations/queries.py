@@ -23,7 +23,7 @@ from schema.partners.types import Partner, PartnerKind, partners_by_pk, visible_
 @extends(Query)
 class OrganizationQueries:
     @strawberry.field(description="One organization you may see, or null.")
-    async def organization(self, info: strawberry.Info, id: strawberry.ID) -> Organization | None:
+    async def organization(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Organization | None:
         ctx: Context = info.context
         ctx.require_user()
         found = (await visible_organizations(ctx, [decode_pk(id, "Organization")]))[0]
@@ -33,7 +33,7 @@ class OrganizationQueries:
 
     @strawberry.field(description="Every organization you may see, filtered and ordered in SQL.")
     async def organizations(
-        self, info: strawberry.Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        self, info: strawberry.Info[Context, None], first: int | None = None, after: str | None = None, last: int | None = None,
         before: str | None = None, filter: OrganizationFilter | None = None, order_by: OrganizationOrder | None = None,
     ) -> Connection[Organization]:
         ctx: Context = info.context
@@ -43,13 +43,13 @@ class OrganizationQueries:
                               page=PageArgs(first, after, last, before), to_node=Organization.from_row)
 
     @strawberry.field(description="One partner you belong to or supervise, or null.")
-    async def partner(self, info: strawberry.Info, id: strawberry.ID) -> Partner | None:
+    async def partner(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Partner | None:
         ctx: Context = info.context
         ctx.require_user()
         return (await visible_partners(ctx, [decode_pk(id, "Partner")]))[0]
 
     @strawberry.field(description="The partners you belong to and their resellers (every partner for platform staff).")
-    async def partners(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+    async def partners(self, info: strawberry.Info[Context, None], first: int | None = None, after: str | None = None,
                        kind: PartnerKind | None = None) -> Connection[Partner]:
         from gateway.relay import SortKey
         from schema.access import active_partner_roles, viewer_reseller_ids

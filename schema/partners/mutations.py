@@ -52,7 +52,7 @@ class ResellerInput:
 @extends(Mutation)
 class PartnerMutations:
     @strawberry.mutation(description="Platform admins create partners of any kind.")
-    async def create_partner(self, info: strawberry.Info, input: CreatePartnerInput) -> PartnerPayload:
+    async def create_partner(self, info: strawberry.Info[Context, None], input: CreatePartnerInput) -> PartnerPayload:
         ctx: Context = info.context
         parent_pk = decode_pk(input.parent_partner_id, "Partner") if input.parent_partner_id else None
 
@@ -68,7 +68,7 @@ class PartnerMutations:
         return await run_mutation(ctx, PartnerPayload, body)
 
     @strawberry.mutation(description="A distributor's admin creates a reseller under it.")
-    async def create_reseller(self, info: strawberry.Info, input: CreateResellerInput) -> PartnerPayload:
+    async def create_reseller(self, info: strawberry.Info[Context, None], input: CreateResellerInput) -> PartnerPayload:
         ctx: Context = info.context
         parent_pk = decode_pk(input.parent_partner_id, "Partner")
 
@@ -84,7 +84,7 @@ class PartnerMutations:
         return await run_mutation(ctx, PartnerPayload, body)
 
     @strawberry.mutation(description="Edit a partner's name or address (its admins or its distributor's admins).")
-    async def update_partner_details(self, info: strawberry.Info, input: UpdatePartnerDetailsInput) -> PartnerPayload:
+    async def update_partner_details(self, info: strawberry.Info[Context, None], input: UpdatePartnerDetailsInput) -> PartnerPayload:
         ctx: Context = info.context
         partner_pk = decode_pk(input.partner_id, "Partner")
 
@@ -98,11 +98,11 @@ class PartnerMutations:
         return await run_mutation(ctx, PartnerPayload, body)
 
     @strawberry.mutation(description="A distributor disables one of its resellers: it can do nothing until enabled.")
-    async def disable_reseller(self, info: strawberry.Info, input: ResellerInput) -> PartnerPayload:
+    async def disable_reseller(self, info: strawberry.Info[Context, None], input: ResellerInput) -> PartnerPayload:
         return await _set_status(info.context, input, "DISABLED", "partner.disable_reseller")
 
     @strawberry.mutation(description="A distributor enables a disabled reseller again.")
-    async def enable_reseller(self, info: strawberry.Info, input: ResellerInput) -> PartnerPayload:
+    async def enable_reseller(self, info: strawberry.Info[Context, None], input: ResellerInput) -> PartnerPayload:
         return await _set_status(info.context, input, "ACTIVE", "partner.enable_reseller")
 
 

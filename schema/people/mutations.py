@@ -78,7 +78,7 @@ class RevokeApiTokenInput:
 @extends(Mutation)
 class PeopleMutations:
     @strawberry.mutation(description="Add a user (created if new) to a partner with a role.")
-    async def add_partner_member(self, info: strawberry.Info, input: AddPartnerMemberInput) -> PartnerMemberPayload:
+    async def add_partner_member(self, info: strawberry.Info[Context, None], input: AddPartnerMemberInput) -> PartnerMemberPayload:
         ctx: Context = info.context
         partner_pk = decode_pk(input.partner_id, "Partner")
 
@@ -93,7 +93,7 @@ class PeopleMutations:
         return await run_mutation(ctx, PartnerMemberPayload, body)
 
     @strawberry.mutation(description="Remove a member from a partner; their access ends at once.")
-    async def remove_partner_member(self, info: strawberry.Info, input: RemovePartnerMemberInput) -> PartnerMemberPayload:
+    async def remove_partner_member(self, info: strawberry.Info[Context, None], input: RemovePartnerMemberInput) -> PartnerMemberPayload:
         ctx: Context = info.context
         partner_pk = decode_pk(input.partner_id, "Partner")
         user_pk = decode_pk(input.user_id, "User")
@@ -108,7 +108,7 @@ class PeopleMutations:
         return await run_mutation(ctx, PartnerMemberPayload, body)
 
     @strawberry.mutation(description="Add a user (created if new) to an organization with a role.")
-    async def add_organization_member(self, info: strawberry.Info,
+    async def add_organization_member(self, info: strawberry.Info[Context, None],
                                       input: AddOrganizationMemberInput) -> OrganizationMemberPayload:
         ctx: Context = info.context
         org_pk = decode_pk(input.organization_id, "Organization")
@@ -127,7 +127,7 @@ class PeopleMutations:
         return await run_mutation(ctx, OrganizationMemberPayload, body)
 
     @strawberry.mutation(description="Create an API token for yourself; the token is shown once, only its hash is kept.")
-    async def create_api_token(self, info: strawberry.Info, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+    async def create_api_token(self, info: strawberry.Info[Context, None], input: CreateApiTokenInput) -> CreateApiTokenPayload:
         ctx: Context = info.context
         ctx.require_user()
 
@@ -139,7 +139,7 @@ class PeopleMutations:
         return await run_mutation(ctx, CreateApiTokenPayload, body)
 
     @strawberry.mutation(description="Revoke one of your API tokens; it stops working at once.")
-    async def revoke_api_token(self, info: strawberry.Info, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+    async def revoke_api_token(self, info: strawberry.Info[Context, None], input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
         ctx: Context = info.context
         ctx.require_user()
         token_pk = decode_pk(input.token_id, "ApiToken")

@@ -81,7 +81,7 @@ async def _idempotent(ctx: Context, scope: str, key: str, request: dict[str, Any
     return _payload(row)
 
 
-async def _on_subscription(info: strawberry.Info, subscription_id: strawberry.ID, action: str,
+async def _on_subscription(info: strawberry.Info[Context, None], subscription_id: strawberry.ID, action: str,
                            apply: Callable[[Context, Any, int], Awaitable[SubscriptionPayload]]) -> SubscriptionPayload:
     ctx: Context = info.context
     pk = decode_pk(subscription_id, "ProductSubscription")
@@ -97,7 +97,7 @@ async def _on_subscription(info: strawberry.Info, subscription_id: strawberry.ID
 @extends(Mutation)
 class SubscriptionMutations:
     @strawberry.mutation(description="Add a trial or paid subscription; a paid one charges its first period.")
-    async def add_subscription(self, info: strawberry.Info, input: AddSubscriptionInput) -> SubscriptionPayload:
+    async def add_subscription(self, info: strawberry.Info[Context, None], input: AddSubscriptionInput) -> SubscriptionPayload:
         ctx: Context = info.context
         organization_id = decode_pk(input.organization_id, "Organization")
 
@@ -116,7 +116,7 @@ class SubscriptionMutations:
         return await run_mutation(ctx, SubscriptionPayload, body)
 
     @strawberry.mutation(description="Turn a trial into a paid subscription; charges the first paid period.")
-    async def purchase_subscription(self, info: strawberry.Info, input: PurchaseSubscriptionInput) -> SubscriptionPayload:
+    async def purchase_subscription(self, info: strawberry.Info[Context, None], input: PurchaseSubscriptionInput) -> SubscriptionPayload:
         async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
             return await _idempotent(ctx, f"subscription.purchase:{pk}", input.idempotency_key, {},
                                      lambda: service.purchase_subscription(ctx, decision, pk))
@@ -125,7 +125,7 @@ class SubscriptionMutations:
 
     @strawberry.mutation(description="Change the plan (same product), licenses, storage or add-ons; mid-period "
                                      "increases and decreases add pro-rated lines to the upcoming invoice.")
-    async def change_subscription(self, info: strawberry.Info, input: ChangeSubscriptionInput) -> SubscriptionPayload:
+    async def change_subscription(self, info: strawberry.Info[Context, None], input: ChangeSubscriptionInput) -> SubscriptionPayload:
         async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
             request = {"planCode": input.plan_code, "licenseCount": input.license_count, "storageGb": input.storage_gb,
                        "addOns": None if input.add_ons is None else [[a.code, a.quantity] for a in input.add_ons]}
@@ -137,21 +137,21 @@ class SubscriptionMutations:
         return await _on_subscription(info, input.subscription_id, "subscription.change", apply)
 
     @strawberry.mutation(description="Turn auto-renewal on or off.")
-    async def set_auto_renew(self, info: strawberry.Info, input: SetAutoRenewInput) -> SubscriptionPayload:
+    async def set_auto_renew(self, info: strawberry.Info[Context, None], input: SetAutoRenewInput) -> SubscriptionPayload:
         async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
             return _payload(await service.set_auto_renew(ctx, decision, pk, input.auto_renew))
 
         return await _on_subscription(info, input.subscription_id, "subscription.set_auto_renew", apply)
 
     @strawberry.mutation(description="Suspend an active or trial subscription.")
-    async def suspend_subscription(self, info: strawberry.Info, input: SubscriptionInput) -> SubscriptionPayload:
+    async def suspend_subscription(self, info: strawberry.Info[Context, None], input: SubscriptionInput) -> SubscriptionPayload:
         async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
             return _payload(await service.suspend_subscription(ctx, decision, pk))
 
         return await _on_subscription(info, input.subscription_id, "subscription.suspend", apply)
 
     @strawberry.mutation(description="Enable a suspended subscription again (a cancelled one cannot be).")
-    async def enable_subscription(self, info: strawberry.Info, input: SubscriptionInput) -> SubscriptionPayload:
+    async def enable_subscription(self, info: strawberry.Info[Context, None], input: SubscriptionInput) -> SubscriptionPayload:
         async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
             return _payload(await service.enable_subscription(ctx, decision, pk))
 
