@@ -1,62 +1,136 @@
 """``batch_field``: a relation field declared once as a batch resolver (parents in, results out).
 
     @batch_field(description="The partner the organization is mapped to.")
-    async def partner(parents: list[Organization], ctx: Context) -> list[Partner | None]:
+    @staticmethod
+    async def partner(parents: list[Organization], ctx: Context) -> list[Partner | None | GatewayError]:
         ...
 
 Strawberry gets a generated resolver that hands its parent to a per-request
 dataloader keyed by (function, arguments); the dataloader calls the function once
 per level with the unique parents. The declaration knows nothing of strawberry, so a
-level-batched executor can call it directly.
+level-batched executor can call it directly (``BatchField.batch_fn``).
+
+A result per parent is the value or the ``GatewayError`` refusing that parent (the
+dataloader raises it for that parent alone). The GraphQL type of the field is the
+item type of the returned list without its error members.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import inspect
+import operator
+import types
 import typing
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
 
 import strawberry
 from aiodataloader import DataLoader
+from strawberry.types.field import StrawberryField
 
-BatchFn = Callable[..., Awaitable[list[Any]]]
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:  # the context imports this module to build its loaders
+    from gateway.context import Context
+
+ParentT = TypeVar("ParentT")
+ItemT = TypeVar("ItemT")
+P = ParamSpec("P")
+
+# ``async def f(parents: list[Parent], ctx: Context, *, <field arguments>) -> list[Item | GatewayError]``
+BatchFn: TypeAlias = Callable[Concatenate[list[ParentT], "Context", P], Awaitable[Sequence[ItemT | GatewayError]]]
+# Members of a result's union that are a parent's refusal, not part of the GraphQL type.
+ERROR_NAMES = frozenset({"GatewayError", "Exception"})
 
 
-def _item_annotation(annotation: Any) -> Any:
+class BatchField(StrawberryField, Generic[ParentT, P, ItemT]):
+    """A strawberry field whose resolver hands its parent to the request's batch of ``batch_fn``."""
+
+    batch_fn: BatchFn[ParentT, P, ItemT]
+
+    def __copy__(self) -> Self:
+        # strawberry copies fields (generic types, inherited fields): the copy keeps its batch function
+        copied = super().__copy__()
+        copied.batch_fn = self.batch_fn
+        return copied
+
+
+def _without_errors(text: str) -> str:
+    """``"Partner | None | GatewayError"`` -> ``"Partner | None"`` (a string annotation's union)."""
+    tree = ast.parse(text, mode="eval").body
+    members: list[ast.expr] = []
+
+    def flatten(node: ast.expr) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            flatten(node.left)
+            flatten(node.right)
+        else:
+            members.append(node)
+
+    flatten(tree)
+    kept = [m for m in members if not (isinstance(m, ast.Name) and m.id in ERROR_NAMES)]
+    if len(kept) == len(members):
+        return text
+    if not kept:
+        raise TypeError(f"a batch field returns values, not only errors: {text!r}")
+    return " | ".join(typing.cast(str, ast.get_source_segment(text, m)) for m in kept)
+
+
+def _item_annotation(annotation: object) -> object:
+    """The GraphQL type of a batch field: ``list[Item | GatewayError]`` -> ``Item``."""
     if isinstance(annotation, str):
         text = annotation.strip()
         if text.startswith("list[") and text.endswith("]"):
-            return text[5:-1]
+            return _without_errors(text[5:-1].strip())
         raise TypeError(f"a batch field returns list[...], got {annotation!r}")
     if typing.get_origin(annotation) is list:
-        return typing.get_args(annotation)[0]
+        item = typing.get_args(annotation)[0]
+        if typing.get_origin(item) in (typing.Union, types.UnionType):
+            kept = [a for a in typing.get_args(item) if not (isinstance(a, type) and issubclass(a, Exception))]
+            return functools.reduce(operator.or_, kept)
+        return item
     raise TypeError(f"a batch field returns list[...], got {annotation!r}")
 
 
+@overload
+def batch_field(fn: BatchFn[ParentT, P, ItemT], /) -> BatchField[ParentT, P, ItemT]: ...
+
+
+@overload
 def batch_field(
-    fn: BatchFn | None = None,
+    *, name: str | None = None, description: str | None = None, deprecation_reason: str | None = None,
+) -> Callable[[BatchFn[ParentT, P, ItemT]], BatchField[ParentT, P, ItemT]]: ...
+
+
+def batch_field(
+    fn: BatchFn[Any, ..., Any] | None = None,
+    /,
     *,
     name: str | None = None,
     description: str | None = None,
     deprecation_reason: str | None = None,
-) -> Any:
-    def wrap(fn: BatchFn) -> Any:
-        fn = fn.__func__ if isinstance(fn, staticmethod) else fn  # type: ignore[assignment]
+) -> BatchField[Any, ..., Any] | Callable[[BatchFn[Any, ..., Any]], BatchField[Any, ..., Any]]:
+    def wrap(declared: BatchFn[Any, ..., Any]) -> BatchField[Any, ..., Any]:
+        # ``@staticmethod`` under ``@batch_field`` (so the class body may call it plainly) hands over the descriptor
+        fn: BatchFn[Any, ..., Any] = declared.__func__ if isinstance(declared, staticmethod) else declared
         signature = inspect.signature(fn)
         params = list(signature.parameters.values())[2:]  # drop (parents, ctx)
         item = _item_annotation(signature.return_annotation)
 
-        async def resolver(root: Any, info: Any, **kwargs: Any) -> Any:
+        async def resolver(root: Any, info: strawberry.Info[Context, None], **kwargs: Any) -> object:
             return await info.context.batch_load(fn, root, kwargs)
 
-        resolver.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        # strawberry reads the field's arguments and type from the resolver's signature and annotations
+        setattr(resolver, "__signature__", signature.replace(
             parameters=[
                 inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
                 inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=strawberry.Info),
                 *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params),
             ],
             return_annotation=item,
-        )
+        ))
         resolver.__annotations__ = {
             "info": strawberry.Info,
             **{p.name: p.annotation for p in params},
@@ -65,16 +139,19 @@ def batch_field(
         resolver.__module__ = fn.__module__
         resolver.__name__ = fn.__name__
         resolver.__qualname__ = fn.__qualname__
-        resolver.batch_fn = fn  # type: ignore[attr-defined]
-        return strawberry.field(
-            resolver=resolver, name=name, description=description or fn.__doc__,
+        field: BatchField[Any, ..., Any] = BatchField(
+            python_name=None, graphql_name=name, description=description or fn.__doc__,
             deprecation_reason=deprecation_reason,
         )
+        field.batch_fn = fn
+        return field(resolver)
 
     return wrap(fn) if fn is not None else wrap
 
 
-def make_batch_loader(fn: BatchFn, ctx: Any, kwargs: dict[str, Any]) -> DataLoader:
+def make_batch_loader(
+    fn: BatchFn[Any, ..., Any], ctx: Context, kwargs: dict[str, Any],
+) -> DataLoader[Any, Any]:
     """A non-caching dataloader for one (batch function, arguments) in one request."""
 
     async def load(parents: list[Any]) -> list[Any]:
@@ -82,7 +159,7 @@ def make_batch_loader(fn: BatchFn, ctx: Any, kwargs: dict[str, Any]) -> DataLoad
         results = await fn(unique, ctx, **kwargs)
         if len(results) != len(unique):
             raise RuntimeError(f"batch field {fn.__qualname__} returned {len(results)} results for {len(unique)} parents")
-        by_parent = {id(parent): result for parent, result in zip(unique, results)}
+        by_parent = {id(parent): result for parent, result in zip(unique, results, strict=True)}
         return [by_parent[id(parent)] for parent in parents]
 
     return DataLoader(load, cache=False)

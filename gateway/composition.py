@@ -9,7 +9,8 @@ with and without a plugin can live in one process.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.extensions import MaxTokensLimiter, ParserCache
@@ -43,10 +44,13 @@ class Mutation:
     pass
 
 
-def extends(target: type) -> Any:
+T = TypeVar("T")
+
+
+def extends(target: type) -> Callable[[type[T]], type[T]]:
     """Mark a class whose fields are added to ``target`` (a strawberry type of another part)."""
 
-    def mark(cls: type) -> type:
+    def mark(cls: type[T]) -> type[T]:
         if not hasattr(cls, "__strawberry_definition__"):
             cls = strawberry.type(cls)
         setattr(cls, EXTENDS_ATTR, target)

@@ -75,7 +75,7 @@ class Context:
     def actions(self) -> ActionRegistry:
         return self.runtime.actions
 
-    async def batch_load(self, fn: BatchFn, parent: Any, kwargs: dict[str, Any]) -> Any:
+    async def batch_load(self, fn: BatchFn[Any, ..., Any], parent: object, kwargs: dict[str, Any]) -> Any:
         key = (fn, repr(sorted(kwargs.items())))
         loader = self._batch_loaders.get(key)
         if loader is None:

@@ -1,0 +1,76 @@
+"""``batch_field``: a result list may hold a parent's GatewayError; the GraphQL type is the item without it."""
+
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from gateway.batch import BatchField, _item_annotation, batch_field
+from gateway.composition import extends
+from gateway.context import Context
+from gateway.errors import Forbidden, GatewayError
+from gateway.hookspecs import hookimpl
+from gateway.testing import create_tables, make_test_runtime, run_query
+from schema.organizations.types import Organization
+from schema.testing import build_world
+
+
+async def domain_length(parents: list[Organization], ctx: Context) -> list[int | None | GatewayError]:
+    """The domain's length; refused for domains starting with 'direct' (test plugin)."""
+    return [Forbidden("not this one", reason="TEST") if p.domain.startswith("direct") else len(p.domain)
+            for p in parents]
+
+
+@extends(Organization)
+class OrganizationDomainLength:
+    domain_length = batch_field(domain_length)
+
+
+@pytest.mark.parametrize(("annotation", "item"), [
+    ("list[Partner | None]", "Partner | None"),
+    ("list[Partner | None | GatewayError]", "Partner | None"),
+    ("list[GatewayError | list['MailAlias']]", "list['MailAlias']"),
+    ("list[Connection[MailUser] | Exception]", "Connection[MailUser]"),
+    (list[int | None | GatewayError], int | None),
+    (list[str], str),
+])
+def test_the_graphql_type_is_the_item_without_its_errors(annotation: Any, item: Any) -> None:
+    assert _item_annotation(annotation) == item
+
+
+def test_a_result_of_errors_only_or_not_a_list_is_refused() -> None:
+    with pytest.raises(TypeError, match="not only errors"):
+        _item_annotation("list[GatewayError]")
+    with pytest.raises(TypeError, match=r"returns list\[\.\.\.\]"):
+        _item_annotation("Partner")
+
+
+def test_the_field_keeps_its_batch_function_through_copies() -> None:
+    field = OrganizationDomainLength.__strawberry_definition__.fields[0]
+    assert isinstance(field, BatchField) and field.batch_fn is domain_length
+    assert copy.copy(field).batch_fn is domain_length
+    assert field.description == "The domain's length; refused for domains starting with 'direct' (test plugin)."
+
+
+async def test_an_error_in_the_results_refuses_that_parent_alone() -> None:
+    plugin = SimpleNamespace(gateway_types=hookimpl(lambda: []),
+                             gateway_type_extensions=hookimpl(lambda: [OrganizationDomainLength]))
+    runtime = make_test_runtime("sqlite", extra_plugins=[("lengths", plugin)])
+    try:
+        await create_tables(runtime)
+        organization = runtime.schema.as_str().split("type Organization implements Node {", 1)[1].split("}", 1)[0]
+        assert "domainLength: Int\n" in organization  # nullable Int: the GatewayError is no part of the type
+        world = await build_world(runtime)
+        result = await run_query(runtime, "{ organizations(first: 10) { nodes { domain domainLength } } }",
+                                 token=world.tokens["platform_admin"])
+        nodes = result.data["organizations"]["nodes"]
+        assert {n["domain"]: n["domainLength"] for n in nodes} == {
+            "acme.example": 12, "direct.example": None, "unverified.example": 18}
+        assert [(e["path"], e["extensions"]["code"]) for e in result.errors] == [
+            (["organizations", "nodes", [n["domain"] for n in nodes].index("direct.example"), "domainLength"],
+             "FORBIDDEN")]
+    finally:
+        await runtime.dispose()
