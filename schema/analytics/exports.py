@@ -9,7 +9,7 @@ the API. Rows are read with a server-side cursor in chunks and written as they c
 from __future__ import annotations
 
 import io
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Sequence, TypeAlias, Unpack
 
 import orjson
 from sqlalchemy import Select, select
@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
+from gateway.context import Context
 from gateway.csv_safety import SafeCsvWriter
 from gateway.errors import GatewayError, Unauthenticated
 from gateway.faults import started_stream
@@ -33,7 +34,12 @@ from schema.analytics.filters import (
 from schema.models import Organization, Partner, Plan, Product, Subscription
 from schema.organizations.filters import organization_filter_clause
 
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
 CHUNK_ROWS = 1000
+# a statement of plain columns (not entities): each export line is one row of values
+RowsStatement: TypeAlias = "Select[Unpack[tuple[Any, ...]]]"
 
 ORGANIZATION_COLUMNS = ["id", "name", "domain", "domain_verified", "status", "country", "city",
                         "partner_id", "partner_code", "created_at"]
@@ -51,7 +57,7 @@ def _iso(value: Any) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def _organization_statement() -> Select[Any]:
+def _organization_statement() -> RowsStatement:
     partner = aliased(Partner)
     return (
         select(Organization.id, Organization.name, Organization.domain, Organization.domain_verified,
@@ -69,7 +75,7 @@ def _organization_line(row: Sequence[Any]) -> list[Any]:
             _iso(created_at)]
 
 
-def _subscription_statement() -> Select[Any]:
+def _subscription_statement() -> RowsStatement:
     return (
         select(Subscription.id, Subscription.organization_id, Organization.domain, Product.code, Plan.code,
                Subscription.status, Subscription.license_count, Subscription.storage_gb, Subscription.auto_renew,
@@ -90,7 +96,7 @@ def _subscription_line(row: Sequence[Any]) -> list[Any]:
             _iso(trial_ends), _iso(created_at)]
 
 
-async def stream_csv(runtime: Any, stmt: Select[Any], header: list[str],
+async def stream_csv(runtime: Runtime, stmt: RowsStatement, header: list[str],
                      line: Callable[[Sequence[Any]], list[Any]]) -> AsyncIterator[bytes]:
     """CSV bytes of ``stmt``'s rows, one chunk per CHUNK_ROWS rows, from a server-side cursor."""
     buffer = io.StringIO()
@@ -107,7 +113,7 @@ async def stream_csv(runtime: Any, stmt: Select[Any], header: list[str],
         yield buffer.getvalue().encode()
 
 
-async def _export(request: Request, build: Callable[[Any, Request], Any], header: list[str],
+async def _export(request: Request, build: Callable[[Context, Request], Awaitable[RowsStatement]], header: list[str],
                   line: Callable[[Sequence[Any]], list[Any]], filename: str) -> Response:
     runtime = request.app.state.runtime
     try:
@@ -126,12 +132,12 @@ async def _export(request: Request, build: Callable[[Any, Request], Any], header
     )
 
 
-async def _organizations_statement(ctx: Any, request: Request) -> Select[Any]:
+async def _organizations_statement(ctx: Context, request: Request) -> RowsStatement:
     filter = organization_filter_from_params(request.query_params)
     return _organization_statement().where(await visible_organizations_clause(ctx), *organization_filter_clause(filter))
 
 
-async def _subscriptions_statement(ctx: Any, request: Request) -> Select[Any]:
+async def _subscriptions_statement(ctx: Context, request: Request) -> RowsStatement:
     filter = subscription_filter_from_params(request.query_params)
     return _subscription_statement().where(await visible_organizations_clause(ctx), *subscription_conditions(filter))
 

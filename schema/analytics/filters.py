@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Mapping
+from enum import Enum
+from typing import Iterable, Mapping, TypeVar
 
+import strawberry
 from sqlalchemy import ColumnElement
+from starlette.datastructures import QueryParams
 
 from gateway.errors import BadUserInput, DomainError
 from schema.common import validate_country
@@ -16,17 +19,19 @@ from schema.subscriptions.types import SubscriptionStatus
 
 # Without an explicit status filter, revenue statistics leave these out (they earn nothing).
 NOT_RECURRING = ("SUSPENDED", "CANCELLED")
+E = TypeVar("E", bound=Enum)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _countries(values: Iterable[str], field: list[str]) -> list[str | None]:
+def _countries(values: Iterable[str], field: list[str]) -> list[str]:
     try:
-        return [validate_country(value, field) for value in values]
+        codes = [validate_country(value, field) for value in values]
     except DomainError as error:
         raise BadUserInput(error.message, field=field) from None
+    return [code for code in codes if code is not None]  # None only for '', which _list drops
 
 
 def subscription_conditions(filter: SubscriptionFilter | None, *,
@@ -46,13 +51,13 @@ def subscription_conditions(filter: SubscriptionFilter | None, *,
 
 
 # ---------------------------------------------------------------- query parameters
-def _list(params: Any, name: str) -> list[str] | None:
+def _list(params: QueryParams, name: str) -> list[str] | None:
     """``?status=A&status=B`` or ``?status=A,B``."""
     values = [part.strip() for raw in params.getlist(name) for part in raw.split(",") if part.strip()]
     return values or None
 
 
-def _enum_list(params: Any, name: str, enum: Any) -> list[Any] | None:
+def _enum_list(params: QueryParams, name: str, enum: type[E]) -> list[E] | None:
     values = _list(params, name)
     if values is None:
         return None
@@ -63,7 +68,7 @@ def _enum_list(params: Any, name: str, enum: Any) -> list[Any] | None:
         raise BadUserInput(f"`{name}` takes {allowed}; got {','.join(values)}") from None
 
 
-def _datetime(params: Any, name: str) -> dt.datetime | None:
+def _datetime(params: QueryParams, name: str) -> dt.datetime | None:
     raw = params.get(name)
     if not raw:
         return None
@@ -73,7 +78,7 @@ def _datetime(params: Any, name: str) -> dt.datetime | None:
         raise BadUserInput(f"`{name}` must be an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z") from None
 
 
-def _boolean(params: Any, name: str) -> bool | None:
+def _boolean(params: QueryParams, name: str) -> bool | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
@@ -88,13 +93,18 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
     return params.get(name) or None
 
 
-def organization_filter_from_params(params: Any) -> OrganizationFilter:
+def _id(params: Mapping[str, str], name: str) -> strawberry.ID | None:
+    text = _text(params, name)
+    return strawberry.ID(text) if text is not None else None
+
+
+def organization_filter_from_params(params: QueryParams) -> OrganizationFilter:
     """OrganizationFilter from ``status``, ``country``, ``partnerId``, ``domainVerified``, ``search``,
     ``createdAfter``, ``createdBefore``, ``productCode``, ``planCode``."""
     return OrganizationFilter(
         status=_enum_list(params, "status", OrganizationStatus),
         country=_countries(_list(params, "country") or [], ["country"]) or None,
-        partner_id=_text(params, "partnerId"),
+        partner_id=_id(params, "partnerId"),
         domain_verified=_boolean(params, "domainVerified"),
         search=_text(params, "search"),
         created_after=_datetime(params, "createdAfter"),
@@ -104,14 +114,14 @@ def organization_filter_from_params(params: Any) -> OrganizationFilter:
     )
 
 
-def subscription_filter_from_params(params: Any) -> SubscriptionFilter:
+def subscription_filter_from_params(params: QueryParams) -> SubscriptionFilter:
     """SubscriptionFilter from ``status``, ``productCode``, ``planCode``, ``partnerId``, ``country``,
     ``createdAfter``, ``createdBefore``."""
     return SubscriptionFilter(
         status=_enum_list(params, "status", SubscriptionStatus),
         product_code=_text(params, "productCode"),
         plan_code=_text(params, "planCode"),
-        partner_id=_text(params, "partnerId"),
+        partner_id=_id(params, "partnerId"),
         country=_countries(_list(params, "country") or [], ["country"]) or None,
         created_after=_datetime(params, "createdAfter"),
         created_before=_datetime(params, "createdBefore"),

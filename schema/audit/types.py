@@ -37,7 +37,7 @@ class AuditEvent(Node):
     @classmethod
     def from_row(cls, row: AuditEventRow) -> "AuditEvent":
         return cls(id=strawberry.ID(encode_id("AuditEvent", row.id)), at=row.at, via=AccessVia(row.via),
-                   action=row.action, details=row.details or {}, actor_pk=row.actor_user_id,
+                   action=row.action, details=JSON(row.details or {}), actor_pk=row.actor_user_id,
                    partner_pk=row.partner_id, organization_pk=row.organization_id)
 
     @batch_field

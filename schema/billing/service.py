@@ -46,7 +46,7 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
             {"amount": str(value), "currency": code, "description": description},
         )
         if isinstance(claim, dict):
-            payment = await ctx.session.get(Payment, claim["payment_id"])
+            payment: Payment | None = await ctx.session.get(Payment, claim["payment_id"])
             if payment is not None:
                 return payment
     method = await ctx.session.scalar(select(PaymentMethod).where(PaymentMethod.organization_id == organization_id))
@@ -175,7 +175,7 @@ async def update_payment_method(
         # and stay on file after the customer revokes it
         raise DomainError("NOT_THE_RESELLER", "Only the organization's reseller (the partner it is mapped to) "
                           "can put a RESELLER_CARD on file; use CUSTOMER_CARD.", "owner")
-    method = await ctx.session.scalar(
+    method: PaymentMethod | None = await ctx.session.scalar(
         select(PaymentMethod).where(PaymentMethod.organization_id == organization_id).with_for_update())
     replaced = method is not None
     if method is None:
@@ -191,7 +191,7 @@ async def update_payment_method(
 
 async def remove_payment_method(ctx: Context, decision: Any, organization_id: int) -> PaymentMethod:
     """Remove the card on file; returns the removed card (for the payload)."""
-    method = await ctx.session.scalar(
+    method: PaymentMethod | None = await ctx.session.scalar(
         select(PaymentMethod).where(PaymentMethod.organization_id == organization_id).with_for_update())
     if method is None:
         raise DomainError("NO_PAYMENT_METHOD", "The organization has no card on file.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy import select
@@ -110,16 +110,17 @@ class AddOn(Node):
 
 
 # each product's plans and add-ons rows, for the length of a request
-PLANS_OF_PRODUCT: Slot[dict[int, list[Any]]] = Slot("plans_of_product", dict)
-ADD_ONS_OF_PRODUCT: Slot[dict[int, list[Any]]] = Slot("add_ons_of_product", dict)
+PLANS_OF_PRODUCT: Slot[dict[int, list[PlanRow]]] = Slot("plans_of_product", dict)
+ADD_ONS_OF_PRODUCT: Slot[dict[int, list[AddOnRow]]] = Slot("add_ons_of_product", dict)
+CatalogChild = TypeVar("CatalogChild", PlanRow, AddOnRow)
 
 
-async def _catalog_children(ctx: Context, slot: Slot[dict[int, list[Any]]], model: Any,
-                            product_pks: list[int]) -> dict[int, list[Any]]:
+async def _catalog_children(ctx: Context, slot: Slot[dict[int, list[CatalogChild]]], model: type[CatalogChild],
+                            product_pks: list[int]) -> dict[int, list[CatalogChild]]:
     cache = ctx.cache.get(slot)
     wanted = [pk for pk in dict.fromkeys(product_pks) if pk not in cache]
     if wanted:
-        order = (model.rank, model.id) if model is PlanRow else (model.id,)
+        order = (PlanRow.rank, PlanRow.id) if model is PlanRow else (model.id,)
         for pk in wanted:
             cache[pk] = []
         for row in (await ctx.session.scalars(select(model).where(model.product_id.in_(wanted)).order_by(*order))).all():

@@ -121,7 +121,7 @@ async def update_details(organization: Organization, *, name: str | None, addres
 
 
 async def partner_by_code(ctx: Context, code: str) -> Partner:
-    partner = await ctx.session.scalar(select(Partner).where(func.upper(Partner.code) == code.strip().upper()))
+    partner: Partner | None = await ctx.session.scalar(select(Partner).where(func.upper(Partner.code) == code.strip().upper()))
     if partner is None:
         raise DomainError("UNKNOWN_PARTNER_CODE", f"No partner has the code {code!r}; ask your partner for its code.",
                           "partnerCode")
@@ -220,7 +220,7 @@ async def grant_partner_access(ctx: Context, organization: Organization, partner
         raise DomainError("UNKNOWN_PARTNER", "No partner has that ID.", "partnerId")
     if partner.status != "ACTIVE":
         raise DomainError("PARTNER_DISABLED", f"The partner {partner.name} is disabled.", "partnerId")
-    access = await ctx.session.scalar(select(PartnerAccess).where(
+    access: PartnerAccess | None = await ctx.session.scalar(select(PartnerAccess).where(
         PartnerAccess.organization_id == organization.id, PartnerAccess.partner_id == partner_id).with_for_update())
     if access is not None and access.status == "ACTIVE":
         raise DomainError("ALREADY_GRANTED", f"{partner.name} already has delegated admin access.", "partnerId")
@@ -240,7 +240,7 @@ async def load_organization(ctx: Context, organization_id: int, *, for_update: b
     stmt = select(Organization).where(Organization.id == organization_id)
     if for_update:
         stmt = stmt.with_for_update()
-    organization = await ctx.session.scalar(stmt)
+    organization: Organization | None = await ctx.session.scalar(stmt)
     if organization is None:
         raise DomainError("NOT_FOUND", "No organization has that ID.", "organizationId")
     return organization

@@ -78,7 +78,7 @@ def set_reseller_status(partner: Partner, status: str) -> None:
 
 
 async def load_partner(ctx: Context, partner_id: int, field: str = "partnerId") -> Partner:
-    partner = await ctx.session.scalar(select(Partner).where(Partner.id == partner_id).with_for_update())
+    partner: Partner | None = await ctx.session.scalar(select(Partner).where(Partner.id == partner_id).with_for_update())
     if partner is None:
         raise DomainError("UNKNOWN_PARTNER", "No partner has that ID.", field)
     return partner

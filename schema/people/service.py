@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from gateway.auth import get_or_create_user, issue_token
-from gateway.context import Context
+from gateway.context import SIGN_IN, Context
 from gateway.db import utcnow
-from gateway.errors import DomainError
+from gateway.errors import DomainError, Unauthenticated
 from gateway.models import ApiToken, User
 from schema.models import OrganizationMember, PartnerAccess, PartnerMember
 from schema.organizations.service import clean_email
@@ -33,7 +33,7 @@ async def add_partner_member(ctx: Context, partner_id: int, *, email: str, name:
 
 
 async def remove_partner_member(ctx: Context, partner_id: int, user_id: int) -> PartnerMember:
-    member = await ctx.session.scalar(select(PartnerMember).where(
+    member: PartnerMember | None = await ctx.session.scalar(select(PartnerMember).where(
         PartnerMember.partner_id == partner_id, PartnerMember.user_id == user_id).with_for_update())
     if member is None:
         raise DomainError("NOT_A_MEMBER", "That user is not a member of this partner.", "userId")
@@ -92,12 +92,14 @@ async def create_api_token(ctx: Context, *, name: str, expires_at: dt.datetime |
             expires_at = expires_at.replace(tzinfo=dt.timezone.utc)
         if expires_at <= utcnow():
             raise DomainError("EXPIRY_IN_PAST", "expiresAt must be in the future.", "expiresAt")
-    user = await ctx.session.get(User, ctx.viewer.user_id)
-    return await issue_token(ctx.session, user, cleaned, expires_at)  # type: ignore[arg-type]
+    user: User | None = await ctx.session.get(User, ctx.viewer.user_id)
+    if user is None:  # anonymous, or the token's user is gone: issue_token would fail on user.id
+        raise Unauthenticated(SIGN_IN)
+    return await issue_token(ctx.session, user, cleaned, expires_at)
 
 
 async def revoke_api_token(ctx: Context, token_id: int) -> ApiToken:
-    token = await ctx.session.get(ApiToken, token_id)
+    token: ApiToken | None = await ctx.session.get(ApiToken, token_id)
     if token is None or (token.user_id != ctx.viewer.user_id and not ctx.viewer.is_platform_admin):
         raise DomainError("UNKNOWN_TOKEN", "You have no token with that ID.", "tokenId")
     if token.revoked_at is not None:

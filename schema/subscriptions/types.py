@@ -78,7 +78,7 @@ class SubscriptionChange(Node):
         via = AccessVia(row.via) if row.via in AccessVia.__members__ else None
         return cls(
             id=strawberry.ID(encode_id("SubscriptionChange", row.id)), kind=SubscriptionChangeKind(row.kind),
-            from_licenses=row.from_licenses, to_licenses=row.to_licenses, details=row.details or {}, at=row.at,
+            from_licenses=row.from_licenses, to_licenses=row.to_licenses, details=JSON(row.details or {}), at=row.at,
             via=via, pk=row.id, from_plan_pk=row.from_plan_id, to_plan_pk=row.to_plan_id, actor_pk=row.actor_user_id,
         )
 
