@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
+from gateway.demo import DemoData
 from plugins.certificates.models import CertificateType
 from plugins.certificates.service import (
     CERTIFICATE_PLAN, CERTIFICATES_PRODUCT, Item, SubscriptionSpec, add_years, create_subscriptions,
@@ -70,7 +70,7 @@ async def seed_certificate_catalog(session: AsyncSession) -> dict[str, int]:
     return {"certificate types": (await session.scalar(count) or 0) - before}
 
 
-async def seed_demo(session: AsyncSession, demo: Any, *, now: dt.datetime | None = None) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData, *, now: dt.datetime | None = None) -> None:
     await ensure_certificate_catalog(session)
     now = now or utcnow()
     product_id = await session.scalar(select(Product.id).where(Product.code == CERTIFICATES_PRODUCT))

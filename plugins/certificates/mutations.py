@@ -121,7 +121,7 @@ async def _subscriptions(ctx: Context, pks: list[int]) -> list[ProductSubscripti
 @extends(Mutation)
 class CertificateMutations:
     @strawberry.mutation(description="Add one or more certificate subscriptions for a customer, in one transaction.")
-    async def add_certificate_subscriptions(self, info: strawberry.Info,
+    async def add_certificate_subscriptions(self, info: strawberry.Info[Context, None],
                                             input: AddCertificateSubscriptionsInput) -> AddCertificateSubscriptionsPayload:
         ctx: Context = info.context
         organization_pk = decode_pk(input.organization_id, "Organization")
@@ -149,7 +149,7 @@ class CertificateMutations:
 
     @strawberry.mutation(description="Add (or, with negative quantities, remove) CURRENT or RENEWAL inventory. "
                                      "CURRENT is usable at once and adds a pro-rated line to the next invoice.")
-    async def add_certificate_inventory(self, info: strawberry.Info,
+    async def add_certificate_inventory(self, info: strawberry.Info[Context, None],
                                         input: AddCertificateInventoryInput) -> AddCertificateInventoryPayload:
         ctx: Context = info.context
         subscription_pk = decode_pk(input.subscription_id, "ProductSubscription")
@@ -179,7 +179,7 @@ class CertificateMutations:
         return await run_mutation(ctx, AddCertificateInventoryPayload, body)
 
     @strawberry.mutation(description="Issue one certificate: consumes one unit of the subscription's current inventory.")
-    async def use_certificate_inventory(self, info: strawberry.Info,
+    async def use_certificate_inventory(self, info: strawberry.Info[Context, None],
                                         input: UseCertificateInventoryInput) -> UseCertificateInventoryPayload:
         ctx: Context = info.context
         subscription_pk = decode_pk(input.subscription_id, "ProductSubscription")
@@ -199,7 +199,7 @@ class CertificateMutations:
 
     @strawberry.mutation(description="Platform admins: renew or expire every certificate subscription whose period "
                                      "ended by asOf. Running it again for the same moment changes nothing.")
-    async def renew_subscriptions(self, info: strawberry.Info,
+    async def renew_subscriptions(self, info: strawberry.Info[Context, None],
                                   input: RenewSubscriptionsInput | None = None) -> RenewSubscriptionsPayload:
         ctx: Context = info.context
         as_of = (input.as_of if input is not None else None) or utcnow()

@@ -7,7 +7,7 @@ only answers the host's hooks.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Mapping
 
 from gateway.hookspecs import hookimpl
 from plugins.certificates.actions import ACTIONS
@@ -17,6 +17,13 @@ from plugins.certificates.mutations import CertificateMutations
 from plugins.certificates.queries import CertificateQueries
 from plugins.certificates.types import CertificateType as CertificateTypeNode
 from plugins.certificates.types import SubscriptionCertificateFields, visible_certificate_types
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.demo import DemoData
+    from gateway.hookspecs import NodeResolver
+    from gateway.policy import Action
 
 
 @hookimpl
@@ -40,20 +47,20 @@ def gateway_type_extensions() -> list[type]:
 
 
 @hookimpl
-def gateway_node_resolvers() -> dict[str, Any]:
+def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
     return {"CertificateType": visible_certificate_types}
 
 
 @hookimpl
-def gateway_actions() -> list[Any]:
+def gateway_actions() -> list[Action]:
     return ACTIONS
 
 
 @hookimpl
-def gateway_seed_catalog(session: Any) -> Any:
-    return seed_certificate_catalog(session)
+async def gateway_seed_catalog(session: AsyncSession) -> Mapping[str, int]:
+    return await seed_certificate_catalog(session)
 
 
 @hookimpl
-def gateway_seed_demo(session: Any, demo: Any) -> Any:
-    return seed_demo(session, demo)
+async def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> None:
+    await seed_demo(session, demo)

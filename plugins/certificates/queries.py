@@ -14,7 +14,7 @@ from plugins.certificates.types import CertificateType, certificate_types_by_pk
 @extends(Query)
 class CertificateQueries:
     @strawberry.field(description="Every certificate type with its yearly unit price, by code.")
-    async def certificate_types(self, info: strawberry.Info) -> list[CertificateType]:
+    async def certificate_types(self, info: strawberry.Info[Context, None]) -> list[CertificateType]:
         ctx: Context = info.context
         ctx.require_user()
         rows = (await ctx.session.scalars(select(CertificateTypeRow).order_by(CertificateTypeRow.code))).all()

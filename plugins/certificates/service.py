@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, ScalarSelect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import DomainError, NotFound
@@ -82,7 +82,7 @@ async def certificate_plan(session: AsyncSession) -> Plan:
     return plan
 
 
-def _certificates_product_id() -> Any:
+def _certificates_product_id() -> ScalarSelect[int]:
     return select(Product.id).where(Product.code == CERTIFICATES_PRODUCT).scalar_subquery()
 
 
@@ -315,7 +315,8 @@ async def use_inventory(session: AsyncSession, *, subscription_id: int, certific
         .values(used=CertificateInventory.used + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    # DML through the ORM session returns a CursorResult (it has rowcount); execute()'s overloads only say Result
+    if cast("CursorResult[Any]", result).rowcount != 1:
         raise DomainError("NO_INVENTORY_LEFT",
                           f"No {certificate_type.name} certificates are left in this subscription's current inventory; "
                           "add current inventory first.", ["certificateTypeCode"])

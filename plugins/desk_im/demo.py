@@ -8,12 +8,12 @@ organization's card); an organization without a card gets welcome credits (ADJUS
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
+from gateway.demo import DemoData
 from plugins.desk_im.models import ImCreditAccount
 from plugins.desk_im.service import (
     DESK_PRODUCT, LIVE_SUBSCRIPTION, add_purchased_credits, adjust_credits, consume_credits, credit_price,
@@ -22,7 +22,7 @@ from plugins.desk_im.settings import load_desk_im_settings
 from schema.models import Organization, PartnerMember, Payment, PaymentMethod, Product, Subscription
 
 # (days ago, what): a purchase of N credits, or N messages on a channel
-HISTORY: list[tuple[int, str, Any, int]] = [
+HISTORY: list[tuple[int, str, str | None, int]] = [
     (40, "purchase", None, 500),
     (33, "usage", "WHATSAPP", 120),
     (30, "usage", "TELEGRAM", 80),
@@ -34,7 +34,7 @@ HISTORY: list[tuple[int, str, Any, int]] = [
 ]
 
 
-async def seed_demo(session: AsyncSession, demo: Any) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData) -> None:
     settings = load_desk_im_settings()
     with_accounts = set((await session.scalars(select(ImCreditAccount.organization_id))).all())
     organizations = (await session.execute(
@@ -68,6 +68,7 @@ async def seed_demo(session: AsyncSession, demo: Any) -> None:
                 entry = await adjust_credits(session, organization_id, quantity, "Welcome credits (demo)",
                                              actor_user_id=None)
             else:
+                assert channel is not None, "every usage line of HISTORY names its channel"
                 entry = await consume_credits(session, organization_id, channel, quantity, settings=settings,
                                               actor_user_id=service_user)
             entry.transaction.at = at

@@ -73,7 +73,8 @@ async def _ledger_objects(ctx: Context, organization_id: int,
 class DeskImMutations:
     @strawberry.mutation(description="Buy instant-messaging credits: charges the organization's card (tagged "
                                      "RESELLER_CARD or CUSTOMER_CARD) and adds the credits in one transaction.")
-    async def purchase_im_credits(self, info: strawberry.Info, input: PurchaseImCreditsInput) -> PurchaseImCreditsPayload:
+    async def purchase_im_credits(self, info: strawberry.Info[Context, None],
+                                  input: PurchaseImCreditsInput) -> PurchaseImCreditsPayload:
         ctx: Context = info.context
         organization_id = decode_pk(input.organization_id, "Organization")
 
@@ -94,7 +95,8 @@ class DeskImMutations:
 
     @strawberry.mutation(description="The messaging service records messages sent: charged channels (WhatsApp by "
                                      "default) consume one credit each; INSUFFICIENT_CREDITS consumes nothing.")
-    async def record_im_messages(self, info: strawberry.Info, input: RecordImMessagesInput) -> RecordImMessagesPayload:
+    async def record_im_messages(self, info: strawberry.Info[Context, None],
+                                 input: RecordImMessagesInput) -> RecordImMessagesPayload:
         ctx: Context = info.context
         organization_id = decode_pk(input.organization_id, "Organization")
 
@@ -113,7 +115,8 @@ class DeskImMutations:
 
     @strawberry.mutation(description="Charge the card for usage of a POSTPAID add-on (e.g. DESK_SMS) of the "
                                      "subscription's product: quantity × unit price, one Payment per call.")
-    async def record_add_on_usage(self, info: strawberry.Info, input: RecordAddOnUsageInput) -> RecordAddOnUsagePayload:
+    async def record_add_on_usage(self, info: strawberry.Info[Context, None],
+                                  input: RecordAddOnUsageInput) -> RecordAddOnUsagePayload:
         ctx: Context = info.context
         subscription_id = decode_pk(input.subscription_id, "ProductSubscription")
 

@@ -7,7 +7,7 @@ and ``recordAddOnUsage``; see README.md in this folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Mapping
 
 from gateway.hookspecs import hookimpl
 from plugins.desk_im.actions import ACTIONS
@@ -16,6 +16,13 @@ from plugins.desk_im.models import MODELS
 from plugins.desk_im.mutations import DeskImMutations
 from plugins.desk_im.settings import desk_im_settings
 from plugins.desk_im.types import ImCreditAccount, ImCreditTransaction, OrganizationImCredits, transactions_by_pk
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.demo import DemoData
+    from gateway.hookspecs import NodeResolver
+    from gateway.policy import Action
 
 
 @hookimpl
@@ -39,16 +46,16 @@ def gateway_type_extensions() -> list[type]:
 
 
 @hookimpl
-def gateway_node_resolvers() -> dict[str, Any]:
+def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
     return {"ImCreditTransaction": transactions_by_pk}
 
 
 @hookimpl
-def gateway_actions() -> list[Any]:
+def gateway_actions() -> list[Action]:
     desk_im_settings()  # read once at start: a bad GATEWAY_DESK_IM_* value stops the gateway with its name
     return ACTIONS
 
 
 @hookimpl
-def gateway_seed_demo(session: Any, demo: Any) -> Any:
-    return seed_demo(session, demo)
+async def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> None:
+    await seed_demo(session, demo)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -58,10 +58,10 @@ class DeskImSettings(BaseSettings):
         return value
 
 
-def load_desk_im_settings(**overrides: object) -> DeskImSettings:
+def load_desk_im_settings(**overrides: Any) -> DeskImSettings:
     """Read and validate the settings; a bad value raises DeskImSettingsError naming the variable."""
     try:
-        return DeskImSettings(**overrides)  # type: ignore[arg-type]
+        return DeskImSettings(**overrides)
     except ValidationError as error:
         problems = [f"GATEWAY_DESK_IM_{str(item['loc'][0]).upper()}: {item['msg']}" for item in error.errors()]
         raise DeskImSettingsError("invalid desk_im settings: " + "; ".join(problems)) from None

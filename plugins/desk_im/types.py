@@ -148,7 +148,6 @@ async def transactions_by_pk(ctx: Context, pks: list[int]) -> list[ImCreditTrans
     result: list[ImCreditTransaction | None] = []
     for pk in pks:
         row = rows.get(pk)
-        visible = row is not None and row.organization_id in readable
         result.append(ImCreditTransaction.from_row(row, show_amounts=row.organization_id in with_amounts)
-                      if visible else None)  # type: ignore[union-attr]
+                      if row is not None and row.organization_id in readable else None)
     return result

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.demo import DemoData
 from plugins.mail import models, service
 from schema.models import Organization, Product, Subscription
 
@@ -25,7 +24,7 @@ async def mail_organization_ids(session: AsyncSession) -> list[int]:
     return list(rows.all())
 
 
-async def seed_demo(session: AsyncSession, demo: Any) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData) -> None:
     for organization_id in await mail_organization_ids(session):
         exists = await session.scalar(select(models.MailOrganization.id).where(
             models.MailOrganization.organization_id == organization_id))
@@ -36,12 +35,14 @@ async def seed_demo(session: AsyncSession, demo: Any) -> None:
         if organization is None or mail is None:
             continue
         setup = service.MailSetup(organization, mail)
-        users: dict[str | None, models.MailUser] = {}
-        users[None] = await session.scalar(select(models.MailUser).where(
+        super_admin = await session.scalar(select(models.MailUser).where(
             models.MailUser.organization_id == organization_id, models.MailUser.role == "SUPER_ADMIN"))
+        if super_admin is None:
+            continue  # set_up_mail always names one; without it the aliases below would have no owner
+        users: dict[str | None, models.MailUser] = {None: super_admin}
         for local, name, role in DEMO_USERS:
-            if users[None] is not None and users[None].email == f"{local}@{organization.domain}":
-                users[local] = users[None]
+            if super_admin.email == f"{local}@{organization.domain}":
+                users[local] = super_admin
                 continue
             users[local] = await service.add_user(session, setup, email=f"{local}@{organization.domain}", name=name,
                                                   role=role)
@@ -50,7 +51,5 @@ async def seed_demo(session: AsyncSession, demo: Any) -> None:
                 await service.create_alias(session, setup, users[owner].id, f"{local}@{organization.domain}")
         await service.create_policy(session, setup, name=DEMO_POLICY[0], rules=DEMO_POLICY[1], created_by=None)
         mail.tfa_enabled = True
-        demo_extra = getattr(demo, "extra", None)
-        if isinstance(demo_extra, dict):
-            demo_extra.setdefault("mail_organizations", []).append(organization_id)
+        demo.extra.setdefault("mail_organizations", []).append(organization_id)
     await session.flush()

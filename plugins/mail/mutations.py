@@ -154,7 +154,8 @@ class DeleteMailUserPayload:
 Body = Callable[[Context, service.MailSetup, Decision], Awaitable[P]]
 
 
-async def mail_mutation(info: strawberry.Info, payload_cls: type[P], action: str, organization_id: strawberry.ID,
+async def mail_mutation(info: strawberry.Info[Context, None],
+                        payload_cls: type[P], action: str, organization_id: strawberry.ID,
                         body: Body[P]) -> P:
     """Authorize ``action`` on the organization, load its mail setup (locked), run ``body``; one transaction."""
     ctx: Context = info.context
@@ -181,7 +182,7 @@ def user_pk(user_id: strawberry.ID) -> int:
 @extends(Mutation)
 class MailMutations:
     @strawberry.mutation(description="Add a mail user (a MEMBER; another role is a role change, super admin only).")
-    async def add_mail_user(self, info: strawberry.Info, input: AddMailUserInput) -> MailUserPayload:
+    async def add_mail_user(self, info: strawberry.Info[Context, None], input: AddMailUserInput) -> MailUserPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailUserPayload:
             if input.role is not MailUserRole.MEMBER:
                 await authorize_organization(ctx, "mail.change_user_role", setup.organization.id)
@@ -192,7 +193,8 @@ class MailMutations:
         return await mail_mutation(info, MailUserPayload, "mail.add_user", input.organization_id, body)
 
     @strawberry.mutation(description="Create an alias (a full address in the verified domain) for a mail user.")
-    async def create_mail_alias(self, info: strawberry.Info, input: CreateMailAliasInput) -> MailAliasPayload:
+    async def create_mail_alias(self, info: strawberry.Info[Context, None],
+                                input: CreateMailAliasInput) -> MailAliasPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailAliasPayload:
             alias = await service.create_alias(ctx.session, setup, user_pk(input.user_id), input.alias)
             audit(ctx, decision, setup, alias=alias.address, userId=encode_id("MailUser", alias.user_id))
@@ -201,7 +203,8 @@ class MailMutations:
         return await mail_mutation(info, MailAliasPayload, "mail.create_alias", input.organization_id, body)
 
     @strawberry.mutation(description="Create a named mail policy.")
-    async def create_mail_policy(self, info: strawberry.Info, input: CreateMailPolicyInput) -> MailPolicyPayload:
+    async def create_mail_policy(self, info: strawberry.Info[Context, None],
+                                 input: CreateMailPolicyInput) -> MailPolicyPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailPolicyPayload:
             policy = await service.create_policy(ctx.session, setup, name=input.name, rules=input.rules,
                                                  created_by=ctx.viewer.user_id)
@@ -211,7 +214,7 @@ class MailMutations:
         return await mail_mutation(info, MailPolicyPayload, "mail.create_policy", input.organization_id, body)
 
     @strawberry.mutation(description="Make a user the super admin; the previous one becomes ADMIN.")
-    async def change_mail_super_admin(self, info: strawberry.Info,
+    async def change_mail_super_admin(self, info: strawberry.Info[Context, None],
                                       input: ChangeMailSuperAdminInput) -> MailOrganizationPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailOrganizationPayload:
             new, old = await service.change_super_admin(ctx.session, setup, user_pk(input.user_id))
@@ -221,7 +224,7 @@ class MailMutations:
         return await mail_mutation(info, MailOrganizationPayload, "mail.change_super_admin", input.organization_id, body)
 
     @strawberry.mutation(description="Require (or stop requiring) two-factor authentication for every mail user.")
-    async def set_mail_organization_tfa(self, info: strawberry.Info,
+    async def set_mail_organization_tfa(self, info: strawberry.Info[Context, None],
                                         input: SetMailOrganizationTfaInput) -> MailOrganizationPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailOrganizationPayload:
             mail = await service.set_tfa(ctx.session, setup, input.enabled)
@@ -231,7 +234,8 @@ class MailMutations:
         return await mail_mutation(info, MailOrganizationPayload, "mail.set_tfa", input.organization_id, body)
 
     @strawberry.mutation(description="Change a user's role between ADMIN and MEMBER (the super admin cannot be demoted).")
-    async def change_mail_user_role(self, info: strawberry.Info, input: ChangeMailUserRoleInput) -> MailUserPayload:
+    async def change_mail_user_role(self, info: strawberry.Info[Context, None],
+                                    input: ChangeMailUserRoleInput) -> MailUserPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailUserPayload:
             user = await service.load_user(ctx.session, setup.organization.id, user_pk(input.user_id))
             previous = user.role
@@ -242,7 +246,7 @@ class MailMutations:
         return await mail_mutation(info, MailUserPayload, "mail.change_user_role", input.organization_id, body)
 
     @strawberry.mutation(description="Set (https URL) or remove (null) a user's profile image.")
-    async def set_mail_user_profile_image(self, info: strawberry.Info,
+    async def set_mail_user_profile_image(self, info: strawberry.Info[Context, None],
                                           input: SetMailUserProfileImageInput) -> MailUserPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailUserPayload:
             user = await service.set_profile_image(ctx.session, setup, user_pk(input.user_id), input.image_url)
@@ -252,7 +256,7 @@ class MailMutations:
         return await mail_mutation(info, MailUserPayload, "mail.set_profile_image", input.organization_id, body)
 
     @strawberry.mutation(description="Issue a one-time password reset link for a user, shown once to you.")
-    async def reset_mail_user_password(self, info: strawberry.Info,
+    async def reset_mail_user_password(self, info: strawberry.Info[Context, None],
                                        input: ResetMailUserPasswordInput) -> ResetMailUserPasswordPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> ResetMailUserPasswordPayload:
             user, link = await service.reset_password(ctx.session, setup, user_pk(input.user_id),
@@ -263,7 +267,8 @@ class MailMutations:
         return await mail_mutation(info, ResetMailUserPasswordPayload, "mail.reset_password", input.organization_id, body)
 
     @strawberry.mutation(description="Delete a user and its aliases (not the super admin).")
-    async def delete_mail_user(self, info: strawberry.Info, input: DeleteMailUserInput) -> DeleteMailUserPayload:
+    async def delete_mail_user(self, info: strawberry.Info[Context, None],
+                               input: DeleteMailUserInput) -> DeleteMailUserPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> DeleteMailUserPayload:
             user, aliases = await service.delete_user(ctx.session, setup, user_pk(input.user_id))
             deleted_id = encode_id("MailUser", user.id)
@@ -273,7 +278,8 @@ class MailMutations:
         return await mail_mutation(info, DeleteMailUserPayload, "mail.delete_user", input.organization_id, body)
 
     @strawberry.mutation(description="Back up a user's account (mailbox, contacts, calendar, settings).")
-    async def backup_mail_user_account(self, info: strawberry.Info, input: BackupMailUserAccountInput) -> MailUserPayload:
+    async def backup_mail_user_account(self, info: strawberry.Info[Context, None],
+                                       input: BackupMailUserAccountInput) -> MailUserPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailUserPayload:
             user, backup = await service.backup_account(ctx.session, setup, user_pk(input.user_id),
                                                         requested_by=ctx.viewer.user_id, via=decision.via)
@@ -283,7 +289,8 @@ class MailMutations:
         return await mail_mutation(info, MailUserPayload, "mail.backup_account", input.organization_id, body)
 
     @strawberry.mutation(description="Replace the mail dashboard layout (validated).")
-    async def edit_mail_dashboard(self, info: strawberry.Info, input: EditMailDashboardInput) -> MailOrganizationPayload:
+    async def edit_mail_dashboard(self, info: strawberry.Info[Context, None],
+                                  input: EditMailDashboardInput) -> MailOrganizationPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailOrganizationPayload:
             mail = await service.edit_dashboard(ctx.session, setup, input.dashboard)
             audit(ctx, decision, setup, widgetCount=len(mail.dashboard["widgets"]))
@@ -292,7 +299,7 @@ class MailMutations:
         return await mail_mutation(info, MailOrganizationPayload, "mail.edit_dashboard", input.organization_id, body)
 
     @strawberry.mutation(description="Join the mail referral program (joining again changes nothing).")
-    async def join_mail_referral_program(self, info: strawberry.Info,
+    async def join_mail_referral_program(self, info: strawberry.Info[Context, None],
                                          input: JoinMailReferralProgramInput) -> MailOrganizationPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailOrganizationPayload:
             mail = await service.join_referral_program(ctx.session, setup)
@@ -304,7 +311,7 @@ class MailMutations:
                                    input.organization_id, body)
 
     @strawberry.mutation(description="Turn contacts sync on or off.")
-    async def set_mail_contacts_sync(self, info: strawberry.Info,
+    async def set_mail_contacts_sync(self, info: strawberry.Info[Context, None],
                                      input: SetMailContactsSyncInput) -> MailOrganizationPayload:
         async def body(ctx: Context, setup: service.MailSetup, decision: Decision) -> MailOrganizationPayload:
             mail = await service.set_contacts_sync(ctx.session, setup, input.enabled)

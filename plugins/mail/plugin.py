@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Mapping
 
 from sqlalchemy import select
 
@@ -21,6 +21,13 @@ from plugins.mail.types import (
 )
 from schema.models import Product
 from schema.subscriptions.events import SubscriptionEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from gateway.demo import DemoData
+    from gateway.hookspecs import NodeResolver
+    from gateway.policy import Action
 
 
 @hookimpl
@@ -44,18 +51,18 @@ def gateway_type_extensions() -> list[type]:
 
 
 @hookimpl
-def gateway_actions() -> list[Any]:
+def gateway_actions() -> list[Action]:
     return list(MAIL_ACTIONS)
 
 
 @hookimpl
-def gateway_node_resolvers() -> dict[str, Any]:
+def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
     return {"MailUser": visible_mail_users, "MailAlias": visible_mail_aliases, "MailPolicy": visible_mail_policies}
 
 
 @hookimpl
-def gateway_seed_demo(session: Any, demo: Any) -> Any:
-    return seed_demo(session, demo)
+async def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> None:
+    await seed_demo(session, demo)
 
 
 @hookimpl

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -242,7 +241,7 @@ async def create_alias(session: AsyncSession, setup: MailSetup, user_id: int, al
     return row
 
 
-async def create_policy(session: AsyncSession, setup: MailSetup, *, name: str, rules: Any,
+async def create_policy(session: AsyncSession, setup: MailSetup, *, name: str, rules: object,
                         created_by: int | None) -> MailPolicy:
     clean_name = validate_name(name, "name", maximum=100)
     taken = await session.scalar(select(func.count()).select_from(MailPolicy).where(
@@ -277,7 +276,7 @@ async def join_referral_program(session: AsyncSession, setup: MailSetup) -> Mail
     return setup.mail
 
 
-async def edit_dashboard(session: AsyncSession, setup: MailSetup, dashboard: Any) -> MailOrganization:
+async def edit_dashboard(session: AsyncSession, setup: MailSetup, dashboard: object) -> MailOrganization:
     setup.mail.dashboard = validate_dashboard(dashboard)
     await session.flush()
     return setup.mail

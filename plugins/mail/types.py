@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import Callable, Iterable, TypeVar
 
 import strawberry
 from sqlalchemy import select
@@ -93,7 +93,7 @@ class MailPolicy(Node):
 
     @classmethod
     def from_row(cls, row: models.MailPolicy) -> "MailPolicy":
-        return cls(id=strawberry.ID(encode_id("MailPolicy", row.id)), name=row.name, rules=row.rules,
+        return cls(id=strawberry.ID(encode_id("MailPolicy", row.id)), name=row.name, rules=JSON(row.rules),
                    created_at=row.created_at, pk=row.id, organization_pk=row.organization_id)
 
 
@@ -111,7 +111,7 @@ class MailOrganization:
     def from_row(cls, row: models.MailOrganization) -> "MailOrganization":
         return cls(tfa_enabled=row.tfa_enabled, contacts_sync_enabled=row.contacts_sync_enabled,
                    referral_program_joined=row.referral_program_joined_at is not None,
-                   referral_program_joined_at=row.referral_program_joined_at, dashboard=row.dashboard,
+                   referral_program_joined_at=row.referral_program_joined_at, dashboard=JSON(row.dashboard),
                    pk=row.id, organization_pk=row.organization_id)
 
     @batch_field(description="The one mail user with the SUPER_ADMIN role.")
@@ -153,8 +153,14 @@ class MailOrganization:
         return _grouped(parents, rows, MailPolicy.from_row)
 
 
-def _grouped(parents: list[MailOrganization], rows: Any, convert: Any) -> list[list[Any]]:
-    by_org: dict[int, list[Any]] = {}
+# The mail rows that belong to one organization, and the graph object a look-up makes of one
+OrganizationRow = TypeVar("OrganizationRow", models.MailUser, models.MailAlias, models.MailPolicy)
+GraphObject = TypeVar("GraphObject")
+
+
+def _grouped(parents: list[MailOrganization], rows: Iterable[OrganizationRow],
+             convert: Callable[[OrganizationRow], GraphObject]) -> list[list[GraphObject]]:
+    by_org: dict[int, list[GraphObject]] = {}
     for row in rows:
         by_org.setdefault(row.organization_id, []).append(convert(row))
     return [by_org.get(p.organization_pk, []) for p in parents]
@@ -165,7 +171,8 @@ def _grouped(parents: list[MailOrganization], rows: Any, convert: Any) -> list[l
 mail_users_by_pk = ByPrimaryKey("mail_users", models.MailUser, MailUser.from_row)
 
 
-async def _visible(ctx: Context, row_type: Any, convert: Any, pks: list[int]) -> list[Any]:
+async def _visible(ctx: Context, row_type: type[OrganizationRow], convert: Callable[[OrganizationRow], GraphObject],
+                   pks: list[int]) -> list[GraphObject | None]:
     rows = {row.id: row for row in (await ctx.session.scalars(select(row_type).where(row_type.id.in_(pks)))).all()}
     allowed = await allowed_organizations(ctx, READ, {row.organization_id for row in rows.values()})
     return [convert(rows[pk]) if pk in rows and rows[pk].organization_id in allowed else None for pk in pks]

@@ -47,10 +47,10 @@ def validate_name(name: str, field: str, *, maximum: int = 200) -> str:
     return value
 
 
-def validate_dashboard(dashboard: Any) -> dict[str, Any]:
+def validate_dashboard(dashboard: object) -> dict[str, Any]:
     """``{"widgets": [{"type": <widget>, "row": int >= 0, "column": 0..3, "title"?: str}]}``, no overlapping cells."""
 
-    def bad(message: str, *path: Any) -> DomainError:
+    def bad(message: str, *path: object) -> DomainError:
         return DomainError("INVALID_DASHBOARD", message, ["dashboard", *(str(p) for p in path)])
 
     if not isinstance(dashboard, dict) or set(dashboard) != {"widgets"}:
@@ -80,10 +80,10 @@ def validate_dashboard(dashboard: Any) -> dict[str, Any]:
     return {"widgets": clean}
 
 
-def validate_rules(rules: Any) -> list[dict[str, Any]]:
+def validate_rules(rules: object) -> list[dict[str, Any]]:
     """``[{"match": {<from|to|subject|attachmentExtension>: text}, "action": ALLOW|BLOCK|QUARANTINE|TAG}]``."""
 
-    def bad(message: str, *path: Any) -> DomainError:
+    def bad(message: str, *path: object) -> DomainError:
         return DomainError("INVALID_POLICY_RULES", message, ["rules", *(str(p) for p in path)])
 
     if not isinstance(rules, list) or not 1 <= len(rules) <= POLICY_MAX_RULES:

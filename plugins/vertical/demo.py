@@ -10,11 +10,12 @@ is missing, a developer partner VERTDEV is created.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
+from gateway.demo import DemoData
 from gateway.models import User
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance, SolutionVersion
 from plugins.vertical.services.solutions import parse_version, user_type_for, vertical_subscriptions
@@ -54,7 +55,7 @@ INSTANCES = [
 ]
 
 
-async def _developer_partner(session: Any, demo: Any) -> int:
+async def _developer_partner(session: AsyncSession, demo: DemoData) -> int:
     partner_id = demo.partners.get(DEVELOPER_CODE) or await session.scalar(
         select(Partner.id).where(Partner.code == DEVELOPER_CODE))
     if partner_id is not None:
@@ -69,7 +70,7 @@ async def _developer_partner(session: Any, demo: Any) -> int:
     return partner.id
 
 
-async def seed_demo(session: Any, demo: Any) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData) -> None:
     developer_id = await _developer_partner(session, demo)
     now = utcnow()
     solutions: dict[str, int] = {}

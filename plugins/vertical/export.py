@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Any, AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Sequence
 
 import orjson
 from sqlalchemy import Select
@@ -28,6 +28,9 @@ from gateway.relay import decode_pk, encode_id
 from gateway.sensitive import redact_message
 from plugins.vertical.access import authorize_solution
 from plugins.vertical.services.customers import CSV_HEADER, CustomerFilter, customer_conditions, export_statement
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 CHUNK_ROWS = 1000
 PATH = "/exports/vertical/solutions/{solution_id}/customers.csv"
@@ -66,7 +69,7 @@ def filter_from_params(request: Request) -> CustomerFilter:
     )
 
 
-def _iso(value: Any) -> str:
+def _iso(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
@@ -78,7 +81,7 @@ def csv_line(row: Sequence[Any]) -> list[Any]:
             data_used, data_limit, file_used, file_limit, _iso(installed_at)]
 
 
-async def stream_rows(runtime: Any, stmt: Select[Any]) -> AsyncIterator[bytes]:
+async def stream_rows(runtime: Runtime, stmt: Select[*tuple[Any, ...]]) -> AsyncIterator[bytes]:
     """The CSV as bytes: the header, then one chunk per CHUNK_ROWS rows read from a server-side cursor."""
     buffer = io.StringIO()
     writer = SafeCsvWriter(buffer)  # text cells cannot become spreadsheet formulas

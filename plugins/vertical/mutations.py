@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
@@ -114,8 +114,8 @@ class UpgradeSolutionInstancesPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _notify(ctx: Context) -> Any:
-    return lambda **message: ctx.notify(**message)
+def _notify(ctx: Context) -> developer_access.Notify:
+    return ctx.notify
 
 
 def _instance_payload(row: models.SolutionInstance) -> SolutionInstancePayload:
@@ -125,7 +125,8 @@ def _instance_payload(row: models.SolutionInstance) -> SolutionInstancePayload:
 @extends(Mutation)
 class SolutionMutations:
     @strawberry.mutation(description="Create a solution owned by a developer partner (its members or platform admins).")
-    async def create_solution(self, info: strawberry.Info, input: CreateSolutionInput) -> CreateSolutionPayload:
+    async def create_solution(self, info: strawberry.Info[Context, None],
+                              input: CreateSolutionInput) -> CreateSolutionPayload:
         ctx: Context = info.context
         partner_pk = decode_pk(input.developer_partner_id, "Partner")
 
@@ -139,7 +140,7 @@ class SolutionMutations:
         return await run_mutation(ctx, CreateSolutionPayload, body)
 
     @strawberry.mutation(description="Publish a version strictly above the latest, with its release notes.")
-    async def publish_solution_version(self, info: strawberry.Info,
+    async def publish_solution_version(self, info: strawberry.Info[Context, None],
                                        input: PublishSolutionVersionInput) -> PublishSolutionVersionPayload:
         ctx: Context = info.context
         solution_pk = decode_pk(input.solution_id, "Solution")
@@ -155,7 +156,8 @@ class SolutionMutations:
         return await run_mutation(ctx, PublishSolutionVersionPayload, body)
 
     @strawberry.mutation(description="Install the latest version for an organization (account status ACTIVE).")
-    async def install_solution(self, info: strawberry.Info, input: InstallSolutionInput) -> SolutionInstancePayload:
+    async def install_solution(self, info: strawberry.Info[Context, None],
+                               input: InstallSolutionInput) -> SolutionInstancePayload:
         ctx: Context = info.context
         solution_pk = decode_pk(input.solution_id, "Solution")
         organization_pk = decode_pk(input.organization_id, "Organization")
@@ -174,7 +176,7 @@ class SolutionMutations:
         return await run_mutation(ctx, SolutionInstancePayload, body)
 
     @strawberry.mutation(description="Mark a customer's account inactive, or active again.")
-    async def set_solution_account_status(self, info: strawberry.Info,
+    async def set_solution_account_status(self, info: strawberry.Info[Context, None],
                                           input: SetSolutionAccountStatusInput) -> SolutionInstancePayload:
         ctx: Context = info.context
         instance_pk = decode_pk(input.instance_id, "SolutionInstance")
@@ -190,19 +192,20 @@ class SolutionMutations:
         return await run_mutation(ctx, SolutionInstancePayload, body)
 
     @strawberry.mutation(description="Upgrade an active instance to the latest version.")
-    async def upgrade_solution_instance(self, info: strawberry.Info,
+    async def upgrade_solution_instance(self, info: strawberry.Info[Context, None],
                                         input: UpgradeSolutionInstanceInput) -> UpgradeSolutionInstancePayload:
         ctx: Context = info.context
         instance_pk = decode_pk(input.instance_id, "SolutionInstance")
 
         async def body() -> UpgradeSolutionInstancePayload:
             decision = await authorize_instance(ctx, "solution_instance.upgrade", instance_pk)
-            claim = None
+            claim: IdempotencyKey | None = None
             if input.idempotency_key is not None:
-                claim = await ctx.claim_idempotency_key(
+                claimed = await ctx.claim_idempotency_key(
                     "upgradeSolutionInstance", input.idempotency_key, {"instance": instance_pk})
-                if not isinstance(claim, IdempotencyKey):
-                    return await _replay_upgrade(ctx, claim)
+                if not isinstance(claimed, IdempotencyKey):
+                    return await _replay_upgrade(ctx, claimed)
+                claim = claimed
             upgrade = await upgrades.upgrade_instance(ctx.session, instance_pk, await runner.upgrade_runner(ctx),
                                                       ctx.viewer.user_id)
             instance = await ctx.session.get(models.SolutionInstance, instance_pk)
@@ -219,7 +222,7 @@ class SolutionMutations:
 
     @strawberry.mutation(description="Upgrade many instances of a solution: test accounts first, and no live "
                                      "account is touched when a test account failed.")
-    async def upgrade_solution_instances(self, info: strawberry.Info,
+    async def upgrade_solution_instances(self, info: strawberry.Info[Context, None],
                                          input: UpgradeSolutionInstancesInput) -> UpgradeSolutionInstancesPayload:
         ctx: Context = info.context
         solution_pk = decode_pk(input.solution_id, "Solution")
@@ -250,17 +253,17 @@ class SolutionMutations:
         return await run_mutation(ctx, UpgradeSolutionInstancesPayload, body)
 
     @strawberry.mutation(description="The developer asks the organization's super admin for access to this instance.")
-    async def request_developer_access(self, info: strawberry.Info,
+    async def request_developer_access(self, info: strawberry.Info[Context, None],
                                        input: DeveloperAccessInput) -> SolutionInstancePayload:
         return await _access_step(info.context, input, "request_developer_access", developer_access.request_access)
 
     @strawberry.mutation(description="The organization's super admin grants the developer admin access to this instance.")
-    async def grant_developer_access(self, info: strawberry.Info,
+    async def grant_developer_access(self, info: strawberry.Info[Context, None],
                                      input: DeveloperAccessInput) -> SolutionInstancePayload:
         return await _access_step(info.context, input, "grant_developer_access", developer_access.grant_access)
 
     @strawberry.mutation(description="The organization's super admin ends the developer's access (or refuses a request).")
-    async def revoke_developer_access(self, info: strawberry.Info,
+    async def revoke_developer_access(self, info: strawberry.Info[Context, None],
                                       input: DeveloperAccessInput) -> SolutionInstancePayload:
         return await _access_step(info.context, input, "revoke_developer_access", developer_access.revoke_access)
 
@@ -270,7 +273,7 @@ async def _emit(ctx: Context, event: DomainEvent | None) -> None:
         await emit(ctx, event)
 
 
-def _instances(ids: list[int]) -> Any:
+def _instances(ids: list[int]) -> Select[models.SolutionInstance]:
     return select(models.SolutionInstance).where(models.SolutionInstance.id.in_(ids))
 
 
@@ -290,14 +293,17 @@ async def _replay_upgrade(ctx: Context, stored: dict[str, Any]) -> UpgradeSoluti
                                           instance=SolutionInstance.from_row(instance))
 
 
-async def _access_step(ctx: Context, input: DeveloperAccessInput, step: str, service_fn: Any) -> SolutionInstancePayload:
+async def _access_step(ctx: Context, input: DeveloperAccessInput, step: str,
+                       service_fn: developer_access.AccessStep) -> SolutionInstancePayload:
     instance_pk = decode_pk(input.instance_id, "SolutionInstance")
     action = f"solution_instance.{step}"
 
     async def body() -> SolutionInstancePayload:
         decision = await authorize_instance(ctx, action, instance_pk)
         instance = await solutions.load_instance_for_update(ctx.session, instance_pk)
-        access = await service_fn(ctx.session, instance, ctx.viewer.user_id, _notify(ctx))
+        user_id = ctx.viewer.user_id
+        assert user_id is not None, "authorize_instance refuses anonymous viewers"
+        access = await service_fn(ctx.session, instance, user_id, _notify(ctx))
         await _emit(ctx, await developer_access_event(ctx.session, access, instance))
         forget_grants(ctx)
         audit(ctx, decision, action, organization_id=instance.organization_id,

@@ -34,7 +34,7 @@ class Notification(Node):
 @extends(Query)
 class OutboxQueries:
     @strawberry.field(description="The notification outbox, newest first (platform admins).")
-    async def outbox(self, info: strawberry.Info, first: int | None = None, after: str | None = None,
+    async def outbox(self, info: strawberry.Info[Context, None], first: int | None = None, after: str | None = None,
                      to: str | None = None) -> Connection[Notification]:
         ctx: Context = info.context
         authorize_platform(ctx, "notification.read_outbox")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Mapping
 
 import pluggy
 
@@ -27,6 +27,14 @@ from plugins.vertical.types import Solution, SolutionInstance, SolutionUpgrade, 
 from schema.models import Product
 from schema.subscriptions.events import SubscriptionEvent
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.routing import BaseRoute
+
+    from gateway.demo import DemoData
+    from gateway.hookspecs import NodeResolver
+    from gateway.policy import Action
+
 
 @hookimpl
 def gateway_models() -> list[type]:
@@ -49,24 +57,24 @@ def gateway_type_extensions() -> list[type]:
 
 
 @hookimpl
-def gateway_actions() -> list[Any]:
+def gateway_actions() -> list[Action]:
     return list(ACTIONS)
 
 
 @hookimpl
-def gateway_node_resolvers() -> dict[str, Any]:
+def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
     return {"Solution": visible_solutions, "SolutionVersion": visible_versions, "SolutionInstance": visible_instances,
             "SolutionUpgrade": visible_upgrades, "Notification": visible_notifications}
 
 
 @hookimpl
-def gateway_routes() -> list[Any]:
+def gateway_routes() -> list[BaseRoute]:
     return list(ROUTES)
 
 
 @hookimpl(trylast=True)  # needs the core's partners, organizations and plans
-def gateway_seed_demo(session: Any, demo: Any) -> Any:
-    return seed_demo(session, demo)
+async def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> None:
+    await seed_demo(session, demo)
 
 
 @hookimpl

@@ -22,13 +22,13 @@ from schema.organizations.types import Organization
 @extends(Query)
 class SolutionQueries:
     @strawberry.field(description="One solution you develop, or that one of your organizations installed; else null.")
-    async def solution(self, info: strawberry.Info, id: strawberry.ID) -> Solution | None:
+    async def solution(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Solution | None:
         ctx: Context = info.context
         ctx.require_user()
         return (await visible_solutions(ctx, [decode_pk(id, "Solution")]))[0]
 
     @strawberry.field(description="The solutions you develop or your organizations installed (every one for platform staff).")
-    async def solutions(self, info: strawberry.Info, first: int | None = None,
+    async def solutions(self, info: strawberry.Info[Context, None], first: int | None = None,
                         after: str | None = None) -> Connection[Solution]:
         ctx: Context = info.context
         viewer = ctx.require_user()

@@ -73,7 +73,7 @@ CSV_HEADER = [
 ]
 
 
-def export_statement(solution_id: int, filter: CustomerFilter | None) -> Select[Any]:
+def export_statement(solution_id: int, filter: CustomerFilter | None) -> Select[*tuple[Any, ...]]:
     """One row per customer of the solution, in instance order, with the columns of CSV_HEADER."""
     add_on = (
         select(Subscription.organization_id.label("organization_id"), func.sum(SubscriptionAddOn.quantity).label("gb"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Any, Callable
+from typing import Awaitable, Callable, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,16 @@ from gateway.relay import encode_id
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
 from schema.models import Organization, OrganizationMember, Partner, PartnerMember
 
-Notify = Callable[..., Any]
+
+class Notify(Protocol):
+    """Puts one email in the outbox: ``Context.notify`` in the gateway."""
+
+    def __call__(self, *, to: str, subject: str, template: str, body: str) -> object: ...
+
+
+# One step of the access life cycle: (session, instance, acting user, notify) -> the access row it changed
+AccessStep = Callable[[AsyncSession, SolutionInstance, int, Notify], Awaitable[DeveloperAccess]]
+
 CONSOLE_URL_ENV = "GATEWAY_VERTICAL_CONSOLE_URL"
 DEFAULT_CONSOLE_URL = "https://console.partner-gateway.example"
 DEVELOPER_ROLES = ("DEVELOPER", "PARTNER_ADMIN")  # who receives the developer's emails
