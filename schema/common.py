@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import enum
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Sequence, TypeVar
 
 import strawberry
 
 from gateway.errors import DomainError
 
 CENTS = Decimal("0.01")
+T = TypeVar("T")
+
+
+def required(found: Sequence[T | None], what: str) -> list[T | Exception]:
+    """Batch results of a non-null field read by a non-null foreign key: a missing object (only a broken
+    database) is an error for that parent alone, saying what is missing, where None would fail the same way
+    with "Cannot return null" and nothing for the type checker to hold on to."""
+    return [item if item is not None else LookupError(f"{what} is missing") for item in found]
 
 
 def round_money(amount: Decimal) -> Decimal:
@@ -128,7 +136,7 @@ def clean_name(name: str | None, field: str = "name") -> str:
     return cleaned
 
 
-def clean_address(address: Any, field: str = "address") -> dict[str, str | None]:
+def clean_address(address: AddressInput | None, field: str = "address") -> dict[str, str | None]:
     """An ``AddressInput`` as column values: trimmed, empty parts None, the country an ISO code."""
     values: dict[str, str | None] = {}
     for name in ADDRESS_FIELDS:

@@ -61,7 +61,7 @@ class OrganizationAuditFields:
     @batch_field(description="What partners, developers and admins did in this organization, newest first.")
     @staticmethod
     async def audit_events(parents: list[Organization], ctx: Context, first: int | None = None,
-                           after: str | None = None) -> list[Connection[AuditEvent]]:
+                           after: str | None = None) -> list[Connection[AuditEvent] | Exception]:
         allowed = await allowed_organizations(ctx, "organization.read_audit", [p.pk for p in parents])
         own_only = await allowed_organizations(ctx, "organization.read_partner_audit",
                                                [p.pk for p in parents if p.pk not in allowed])

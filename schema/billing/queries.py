@@ -28,18 +28,18 @@ async def _allowed(ctx: Context, parents: list[Organization]) -> list[int]:
 class OrganizationBillingFields:
     @batch_field(description="The card on file (token details only); null when there is none.")
     @staticmethod
-    async def payment_method(parents: list[Organization], ctx: Context) -> list[PaymentMethod | None]:
+    async def payment_method(parents: list[Organization], ctx: Context) -> list[PaymentMethod | None | Exception]:
         keys = await _allowed(ctx, parents)
         rows = (await ctx.session.scalars(
             select(PaymentMethodRow).where(PaymentMethodRow.organization_id.in_(keys)))).all()
         by_org = {row.organization_id: PaymentMethod.from_row(row) for row in rows}
         allowed = set(keys)
-        return [by_org.get(p.pk) if p.pk in allowed else refusal(ctx, READ_ACTION) for p in parents]  # type: ignore[misc]
+        return [by_org.get(p.pk) if p.pk in allowed else refusal(ctx, READ_ACTION) for p in parents]
 
     @batch_field(description="Charges on the organization's card, newest first.")
     @staticmethod
     async def payments(parents: list[Organization], ctx: Context, first: int | None = None,
-                       after: str | None = None) -> list[Connection[Payment]]:
+                       after: str | None = None) -> list[Connection[Payment] | Exception]:
         keys = await _allowed(ctx, parents)
         pages = await paginate_grouped(
             ctx, select(PaymentRow).where(PaymentRow.organization_id.in_(keys)), entity=PaymentRow,
@@ -51,14 +51,14 @@ class OrganizationBillingFields:
     @batch_field(description="The next invoice if nothing changes: recurring charges of the active subscriptions for "
                              "the next period, pending pro-rations and credits, and lines added by product plugins.")
     @staticmethod
-    async def upcoming_invoice(parents: list[Organization], ctx: Context) -> list[InvoicePreview | None]:
+    async def upcoming_invoice(parents: list[Organization], ctx: Context) -> list[InvoicePreview | None | Exception]:
         keys = await _allowed(ctx, parents)
         previews = await upcoming_invoices(ctx, keys)
-        result: list[InvoicePreview | None] = []
+        result: list[InvoicePreview | None | Exception] = []
         for parent in parents:
             preview = previews.get(parent.pk)
             if preview is None:
-                result.append(refusal(ctx, READ_ACTION))  # type: ignore[arg-type]
+                result.append(refusal(ctx, READ_ACTION))
                 continue
             result.append(InvoicePreview(
                 period_end=preview.period_end,

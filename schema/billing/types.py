@@ -12,7 +12,7 @@ from gateway.context import Context
 from gateway.errors import UserError
 from gateway.relay import Node, encode_id
 from gateway.request_cache import ByPrimaryKey
-from schema.common import CardOwner, Money
+from schema.common import CardOwner, Money, required
 from schema.models import Payment as PaymentRow
 from schema.models import PaymentMethod as PaymentMethodRow
 from schema.organizations.types import Organization, organizations_by_pk
@@ -66,8 +66,8 @@ class Payment(Node):
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["Payment"], ctx: Context) -> list[Organization]:
-        return await organizations_by_pk(ctx, [p.organization_pk for p in parents])  # type: ignore[return-value]
+    async def organization(parents: list["Payment"], ctx: Context) -> list[Organization | Exception]:
+        return required(await organizations_by_pk(ctx, [p.organization_pk for p in parents]), "Organization")
 
 
 @strawberry.type(description="A line of the upcoming invoice: a recurring charge, a pro-ration, a credit (negative) or a plugin's line.")

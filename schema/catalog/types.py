@@ -12,7 +12,7 @@ from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.relay import Node, encode_id
 from gateway.request_cache import ByPrimaryKey, Slot
-from schema.common import Money
+from schema.common import Money, required
 from schema.models import AddOn as AddOnRow
 from schema.models import Plan as PlanRow
 from schema.models import Product as ProductRow
@@ -80,8 +80,8 @@ class Plan(Node):
 
     @batch_field(description="The product this plan belongs to.")
     @staticmethod
-    async def product(parents: list["Plan"], ctx: Context) -> list[Product]:
-        return await products_by_pk(ctx, [p.product_pk for p in parents])  # type: ignore[return-value]
+    async def product(parents: list["Plan"], ctx: Context) -> list[Product | Exception]:
+        return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
 
 
 @strawberry.type(description="An add-on of a product, prepaid per period or postpaid by usage.")
@@ -105,8 +105,8 @@ class AddOn(Node):
 
     @batch_field(description="The product this add-on belongs to.")
     @staticmethod
-    async def product(parents: list["AddOn"], ctx: Context) -> list[Product]:
-        return await products_by_pk(ctx, [p.product_pk for p in parents])  # type: ignore[return-value]
+    async def product(parents: list["AddOn"], ctx: Context) -> list[Product | Exception]:
+        return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
 
 
 # each product's plans and add-ons rows, for the length of a request

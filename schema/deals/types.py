@@ -14,7 +14,7 @@ from gateway.context import Context
 from gateway.errors import UserError
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
 from schema.access import allowed_partners
-from schema.common import Money
+from schema.common import Money, required
 from schema.models import LargeDeal as LargeDealRow
 from schema.organizations.types import Organization, refusal, visible_organizations
 from schema.partners.types import Partner, partners_by_pk
@@ -54,8 +54,8 @@ class LargeDeal(Node):
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["LargeDeal"], ctx: Context) -> list[Partner]:
-        return await partners_by_pk(ctx, [p.partner_pk for p in parents])  # type: ignore[return-value]
+    async def partner(parents: list["LargeDeal"], ctx: Context) -> list[Partner | Exception]:
+        return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
     # A deal outlives its customer's mapping: once the customer tags another partner, the deal's partner may
     # no longer see it. `organization` is non-null in the API contract, so that refusal nulls the deal and
@@ -64,14 +64,14 @@ class LargeDeal(Node):
                  deprecation_reason="Use `customer`: it is null (with a FORBIDDEN error) when you may no longer see "
                                     "the organization, where this field nulls the deal and its list.")
     @staticmethod
-    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization]:
-        return await deal_customers(parents, ctx)  # type: ignore[return-value]
+    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization | Exception]:
+        return await deal_customers(parents, ctx)
 
     @batch_field(description="The customer of the deal; null, with a FORBIDDEN error at its path, once you may no "
                              "longer see it (e.g. it tagged another partner).")
     @staticmethod
-    async def customer(parents: list["LargeDeal"], ctx: Context) -> list[Organization | None]:
-        return await deal_customers(parents, ctx)
+    async def customer(parents: list["LargeDeal"], ctx: Context) -> list[Organization | None | Exception]:
+        return list(await deal_customers(parents, ctx))  # a copy: list is invariant, this field may also be null
 
 
 async def deal_customers(parents: list[LargeDeal], ctx: Context) -> list[Organization | Exception]:
@@ -90,7 +90,7 @@ class PartnerDealFields:
     @batch_field(description="Large deals this partner submitted, newest first.")
     @staticmethod
     async def large_deals(parents: list[Partner], ctx: Context, first: int | None = None,
-                          after: str | None = None) -> list[Connection[LargeDeal]]:
+                          after: str | None = None) -> list[Connection[LargeDeal] | Exception]:
         allowed = await allowed_partners(ctx, READ_ACTION, [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         pages = await paginate_grouped(

@@ -6,10 +6,11 @@ import strawberry
 
 from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
-from gateway.errors import UserError
+from gateway.errors import DomainError, UserError
 from gateway.relay import decode_pk
 from schema.access import audit, authorize_organization, authorize_partner, forget_access
 from schema.common import AddressInput
+from schema.models import Organization as OrganizationRow
 from schema.models import Partner as PartnerRow
 from schema.organizations import service
 from schema.organizations.types import Organization
@@ -61,8 +62,8 @@ class GrantPartnerAccessInput:
     partner_id: strawberry.ID
 
 
-def _payload(row: object) -> OrganizationPayload:
-    return OrganizationPayload(organization=Organization.from_row(row))  # type: ignore[arg-type]
+def _payload(row: OrganizationRow) -> OrganizationPayload:
+    return OrganizationPayload(organization=Organization.from_row(row))
 
 
 @extends(Mutation)
@@ -75,9 +76,11 @@ class OrganizationMutations:
 
         async def body() -> OrganizationPayload:
             decision = await authorize_partner(ctx, "organization.create", partner_pk)
-            partner = await ctx.session.get(PartnerRow, partner_pk)
+            partner: PartnerRow | None = await ctx.session.get(PartnerRow, partner_pk)
+            if partner is None:  # authorize_partner found it (NotFound otherwise): only a concurrent delete gets here
+                raise DomainError("UNKNOWN_PARTNER", "No partner has that ID.", "partnerId")
             organization = await service.create_organization(
-                ctx, partner, name=input.name, domain=input.domain, address=input.address,  # type: ignore[arg-type]
+                ctx, partner, name=input.name, domain=input.domain, address=input.address,
                 super_admin_email=input.super_admin_email, super_admin_name=input.super_admin_name)
             audit(ctx, decision, "organization.create", organization_id=organization.id, partner_id=partner_pk,
                   details={"name": organization.name, "domain": organization.domain,

@@ -78,7 +78,7 @@ class PartnerCustomerFields:
         parents: list[Partner], ctx: Context, first: int | None = None, after: str | None = None,
         last: int | None = None, before: str | None = None, filter: OrganizationFilter | None = None,
         order_by: OrganizationOrder | None = None,
-    ) -> list[Connection[Organization]]:
+    ) -> list[Connection[Organization] | Exception]:
         allowed = await allowed_partners(ctx, "partner.read_customers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         pages = await paginate_grouped(
@@ -91,7 +91,7 @@ class PartnerCustomerFields:
     @batch_field(description="Organizations this partner manages through active delegated admin access (verified domains).")
     @staticmethod
     async def managed_organizations(parents: list[Partner], ctx: Context, first: int | None = None,
-                                    after: str | None = None) -> list[Connection[Organization]]:
+                                    after: str | None = None) -> list[Connection[Organization] | Exception]:
         allowed = await allowed_partners(ctx, "partner.read_customers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         stmt = (

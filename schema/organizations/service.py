@@ -15,7 +15,7 @@ from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.plugins import call_firstresult
-from schema.common import clean_address, clean_name, validate_country
+from schema.common import AddressInput, clean_address, clean_name, validate_country
 from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping, PaymentMethod
 from schema.organizations.events import (
     OrganizationCreated, PartnerAccessGranted, PartnerAccessRevoked, PartnerMappingChanged,
@@ -49,7 +49,7 @@ def _apply_address(organization: Organization, address: dict[str, str | None]) -
     organization.country = address["country"]
 
 
-async def create_organization(ctx: Context, partner: Partner, *, name: str, domain: str, address: Any,
+async def create_organization(ctx: Context, partner: Partner, *, name: str, domain: str, address: AddressInput | None,
                               super_admin_email: str, super_admin_name: str | None = None) -> Organization:
     """A partner creates a customer: it becomes the mapped partner and the delegated admin."""
     session = ctx.session
@@ -106,7 +106,7 @@ async def verify_domain(ctx: Context, organization: Organization, code: str) -> 
     return organization
 
 
-async def update_details(organization: Organization, *, name: str | None, address: Any) -> dict[str, Any]:
+async def update_details(organization: Organization, *, name: str | None, address: AddressInput | None) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     if name is not None:
         organization.name = clean_name(name)

@@ -13,7 +13,7 @@ from gateway.context import Context
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
 from gateway.request_cache import ByPrimaryKey
 from schema.access import ORGANIZATION_ACCESS, allowed_organizations, organization_access
-from schema.common import AccessVia, Address, OrganizationRole
+from schema.common import AccessVia, Address, OrganizationRole, required
 from schema.identity.types import User, users_by_pk, visible_users
 from schema.models import Organization as OrganizationRow
 from schema.models import OrganizationMember as MemberRow
@@ -52,8 +52,8 @@ class PartnerAccess:
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["PartnerAccess"], ctx: Context) -> list[Partner]:
-        return await partners_by_pk(ctx, [p.partner_pk for p in parents])  # type: ignore[return-value]
+    async def partner(parents: list["PartnerAccess"], ctx: Context) -> list[Partner | Exception]:
+        return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
     @batch_field
     @staticmethod
@@ -76,8 +76,8 @@ class PartnerMapping:
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["PartnerMapping"], ctx: Context) -> list[Partner]:
-        return await partners_by_pk(ctx, [p.partner_pk for p in parents])  # type: ignore[return-value]
+    async def partner(parents: list["PartnerMapping"], ctx: Context) -> list[Partner | Exception]:
+        return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
 
 @strawberry.type(description="A user's role in an organization (business data).")
@@ -94,8 +94,8 @@ class OrganizationMember:
 
     @batch_field
     @staticmethod
-    async def user(parents: list["OrganizationMember"], ctx: Context) -> list[User]:
-        return await users_by_pk(ctx, [p.user_pk for p in parents])  # type: ignore[return-value]
+    async def user(parents: list["OrganizationMember"], ctx: Context) -> list[User | Exception]:
+        return required(await users_by_pk(ctx, [p.user_pk for p in parents]), "User")
 
     @batch_field(description="The partner whose admin added this member through delegated admin access; the "
                              "membership ends when that partner's access is revoked. Null for the organization's own.")
@@ -175,10 +175,10 @@ class Organization(Node):
                 latest[row.organization_id] = row
         result: list[PartnerAccess | None] = []
         for parent in parents:
-            row = latest.get(parent.pk)
-            result.append(None if row is None else PartnerAccess(
-                status=PartnerAccessStatus(row.status), granted_at=row.granted_at, revoked_at=row.revoked_at,
-                partner_pk=row.partner_id, revoked_by_pk=row.revoked_by_user_id))
+            access = latest.get(parent.pk)
+            result.append(None if access is None else PartnerAccess(
+                status=PartnerAccessStatus(access.status), granted_at=access.granted_at, revoked_at=access.revoked_at,
+                partner_pk=access.partner_id, revoked_by_pk=access.revoked_by_user_id))
         return result
 
     @batch_field(description="How you reach this organization, and what that means.")
@@ -205,7 +205,7 @@ class Organization(Node):
     @batch_field(description="The organization's users and their roles (business data).")
     @staticmethod
     async def members(parents: list["Organization"], ctx: Context, first: int | None = None,
-                      after: str | None = None) -> list[Connection[OrganizationMember]]:
+                      after: str | None = None) -> list[Connection[OrganizationMember] | Exception]:
         allowed = await allowed_organizations(ctx, "organization.read_members", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         pages = await paginate_grouped(

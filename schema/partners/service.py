@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from gateway.context import Context
 from gateway.errors import DomainError
-from schema.common import clean_address, clean_name
+from schema.common import AddressInput, clean_address, clean_name
 from schema.models import Partner
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
@@ -34,7 +34,7 @@ async def _unique_code(ctx: Context, code: str | None, name: str) -> str:
     raise DomainError("PARTNER_CODE_TAKEN", "Could not generate a free partner code; give one.", "code")
 
 
-async def create_partner(ctx: Context, *, name: str, code: str | None, kind: str, address: Any,
+async def create_partner(ctx: Context, *, name: str, code: str | None, kind: str, address: AddressInput | None,
                          parent: Partner | None) -> Partner:
     name = clean_name(name)
     if kind not in KINDS:
@@ -55,7 +55,7 @@ async def create_partner(ctx: Context, *, name: str, code: str | None, kind: str
     return partner
 
 
-async def update_partner_details(partner: Partner, *, name: str | None, address: Any) -> dict[str, Any]:
+async def update_partner_details(partner: Partner, *, name: str | None, address: AddressInput | None) -> dict[str, Any]:
     changed: dict[str, Any] = {}
     if name is not None:
         partner.name = clean_name(name)

@@ -66,7 +66,7 @@ class Partner(Node):
     @batch_field(description="The resellers under this partner.")
     @staticmethod
     async def resellers(parents: list["Partner"], ctx: Context, first: int | None = None,
-                        after: str | None = None) -> list[Connection["Partner"]]:
+                        after: str | None = None) -> list[Connection["Partner"] | Exception]:
         allowed = await allowed_partners(ctx, "partner.read_resellers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         pages = await paginate_grouped(
@@ -74,12 +74,7 @@ class Partner(Node):
             sort=[SortKey(PartnerRow.name), SortKey(PartnerRow.id)], page=PageArgs(first=first, after=after),
             to_node=Partner.from_row, group_by=PartnerRow.parent_id, group_keys=keys,
         ) if keys else {}
-        return [pages.get(p.pk) or forbidden_connection(ctx, "partner.read_resellers") for p in parents]
-
-
-def forbidden_connection(ctx: Context, action: str) -> Any:
-    """A per-parent refusal for batch fields: the error lands on that parent's field only."""
-    return ctx.refusal(action)
+        return [pages.get(p.pk) or ctx.refusal("partner.read_resellers") for p in parents]
 
 
 # Partner objects by primary key through one per-request cache (no access check: callers decide).

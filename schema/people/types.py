@@ -13,7 +13,7 @@ from gateway.context import Context
 from gateway.models import ApiToken as ApiTokenRow
 from gateway.relay import Node, encode_id
 from schema.access import allowed_partners
-from schema.common import PartnerRole
+from schema.common import PartnerRole, required
 from schema.identity.types import User, users_by_pk
 from schema.identity.viewer import Viewer
 from schema.models import PartnerMember as PartnerMemberRow
@@ -34,13 +34,13 @@ class PartnerMember:
 
     @batch_field
     @staticmethod
-    async def user(parents: list["PartnerMember"], ctx: Context) -> list[User]:
-        return await users_by_pk(ctx, [p.user_pk for p in parents])  # type: ignore[return-value]
+    async def user(parents: list["PartnerMember"], ctx: Context) -> list[User | Exception]:
+        return required(await users_by_pk(ctx, [p.user_pk for p in parents]), "User")
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["PartnerMember"], ctx: Context) -> list[Partner]:
-        return await partners_by_pk(ctx, [p.partner_pk for p in parents])  # type: ignore[return-value]
+    async def partner(parents: list["PartnerMember"], ctx: Context) -> list[Partner | Exception]:
+        return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
 
 @strawberry.type(description="An API token; the secret itself is shown only once, when created.")
@@ -62,14 +62,14 @@ class ApiToken(Node):
 class PartnerMemberFields:
     @batch_field(description="The partner's members and their roles.")
     @staticmethod
-    async def members(parents: list[Partner], ctx: Context) -> list[list[PartnerMember]]:
+    async def members(parents: list[Partner], ctx: Context) -> list[list[PartnerMember] | Exception]:
         allowed = await allowed_partners(ctx, "partner.add_member", [p.pk for p in parents])
         rows = (await ctx.session.scalars(select(PartnerMemberRow).where(
             PartnerMemberRow.partner_id.in_(list(allowed))).order_by(PartnerMemberRow.id))).all() if allowed else []
         by_partner: dict[int, list[PartnerMember]] = {}
         for row in rows:
             by_partner.setdefault(row.partner_id, []).append(PartnerMember.from_row(row))
-        return [by_partner.get(p.pk, []) if p.pk in allowed else refusal(ctx, "partner.add_member")  # type: ignore[misc]
+        return [by_partner.get(p.pk, []) if p.pk in allowed else refusal(ctx, "partner.add_member")
                 for p in parents]
 
 

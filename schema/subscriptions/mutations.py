@@ -8,6 +8,7 @@ import strawberry
 
 from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
+from gateway.errors import DomainError
 from gateway.relay import decode_pk
 from schema.access import authorize_organization
 from schema.models import Subscription as SubscriptionRow
@@ -74,8 +75,11 @@ async def _idempotent(ctx: Context, scope: str, key: str, request: dict[str, Any
     """Apply once per key; a repeated key returns the subscription it produced without applying again."""
     claim = await ctx.claim_idempotency_key(scope, key, request)
     if isinstance(claim, dict):
-        row = await ctx.session.get(SubscriptionRow, claim["subscription_id"], populate_existing=True)
-        return _payload(row)  # type: ignore[arg-type]
+        replayed: SubscriptionRow | None = await ctx.session.get(
+            SubscriptionRow, claim["subscription_id"], populate_existing=True)
+        if replayed is None:  # subscriptions are cancelled, never deleted: only a broken database gets here
+            raise DomainError("NOT_FOUND", "The subscription this idempotency key created no longer exists.")
+        return _payload(replayed)
     row = await apply()
     claim.result = {"subscription_id": row.id}
     return _payload(row)

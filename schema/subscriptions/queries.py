@@ -23,7 +23,7 @@ class OrganizationSubscriptionFields:
     @staticmethod
     async def subscriptions(parents: list[Organization], ctx: Context, first: int | None = None,
                             after: str | None = None,
-                            filter: SubscriptionFilter | None = None) -> list[Connection[ProductSubscription]]:
+                            filter: SubscriptionFilter | None = None) -> list[Connection[ProductSubscription] | Exception]:
         allowed = await allowed_organizations(ctx, READ_ACTION, [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         try:

@@ -16,7 +16,7 @@ from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, pagina
 from gateway.request_cache import ByPrimaryKey, Slot
 from schema.access import allowed_organizations
 from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
-from schema.common import AccessVia
+from schema.common import AccessVia, required
 from schema.identity.types import User, visible_users
 from schema.models import Subscription as SubscriptionRow
 from schema.models import SubscriptionAddOn as SubscriptionAddOnRow
@@ -55,8 +55,8 @@ class SubscriptionAddOn:
 
     @batch_field
     @staticmethod
-    async def add_on(parents: list["SubscriptionAddOn"], ctx: Context) -> list[AddOn]:
-        return await add_ons_by_pk(ctx, [p.add_on_pk for p in parents])  # type: ignore[return-value]
+    async def add_on(parents: list["SubscriptionAddOn"], ctx: Context) -> list[AddOn | Exception]:
+        return required(await add_ons_by_pk(ctx, [p.add_on_pk for p in parents]), "AddOn")
 
 
 @strawberry.type(description="One change of a subscription: what it was, what it became, who did it and how.")
@@ -126,18 +126,18 @@ class ProductSubscription(Node):
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["ProductSubscription"], ctx: Context) -> list[Organization]:
-        return await organizations_by_pk(ctx, [p.organization_pk for p in parents])  # type: ignore[return-value]
+    async def organization(parents: list["ProductSubscription"], ctx: Context) -> list[Organization | Exception]:
+        return required(await organizations_by_pk(ctx, [p.organization_pk for p in parents]), "Organization")
 
     @batch_field
     @staticmethod
-    async def product(parents: list["ProductSubscription"], ctx: Context) -> list[Product]:
-        return await products_by_pk(ctx, [p.product_pk for p in parents])  # type: ignore[return-value]
+    async def product(parents: list["ProductSubscription"], ctx: Context) -> list[Product | Exception]:
+        return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
 
     @batch_field
     @staticmethod
-    async def plan(parents: list["ProductSubscription"], ctx: Context) -> list[Plan]:
-        return await plans_by_pk(ctx, [p.plan_pk for p in parents])  # type: ignore[return-value]
+    async def plan(parents: list["ProductSubscription"], ctx: Context) -> list[Plan | Exception]:
+        return required(await plans_by_pk(ctx, [p.plan_pk for p in parents]), "Plan")
 
     @batch_field(description="The add-ons on this subscription.")
     @staticmethod
@@ -149,7 +149,7 @@ class ProductSubscription(Node):
     @batch_field(description="The history of this subscription, newest first.")
     @staticmethod
     async def changes(parents: list["ProductSubscription"], ctx: Context, first: int | None = None,
-                      after: str | None = None) -> list[Connection[SubscriptionChange]]:
+                      after: str | None = None) -> list[Connection[SubscriptionChange] | Exception]:
         allowed = await allowed_organizations(ctx, READ_ACTION, {p.organization_pk for p in parents})
         keys = [p.pk for p in parents if p.organization_pk in allowed]
         pages = await paginate_grouped(
