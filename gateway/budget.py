@@ -17,11 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Float, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.db import UtcDateTime
 from gateway.models import CostBudget
@@ -37,6 +39,8 @@ class Charge:
 
 
 class BudgetStore(Protocol):
+    capacity: int  # tokens per minute; a changed setting replaces the store
+
     async def charge(self, subject: str, cost: int) -> Charge: ...
 
 
@@ -55,6 +59,8 @@ class DatabaseBudget:
 
     def _refilled(self, now: Any, dialect: str) -> Any:
         """SQL for the bucket's level at ``now``: the stored level plus what refilled since, capped."""
+        elapsed: ColumnElement[Any]
+        capped: Callable[..., ColumnElement[Any]]
         if dialect == "sqlite":
             # julianday is a double of days: ~40 µs of noise, rounded away at the millisecond
             elapsed = func.round((func.julianday(now) - func.julianday(CostBudget.updated_at)) * 86400.0, 3)
@@ -66,7 +72,7 @@ class DatabaseBudget:
         return capped(cast(literal(self.capacity), Float), level)
 
     async def charge(self, subject: str, cost: int) -> Charge:
-        moment = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         dialect = self.engine.dialect.name
         now = literal(moment, UtcDateTime())
         refilled = self._refilled(now, dialect)
@@ -90,10 +96,10 @@ class DatabaseBudget:
     def _insert_full(self, dialect: str, subject: str, moment: dt.datetime) -> Any:
         values = {"subject": subject, "tokens": float(self.capacity), "updated_at": moment}
         if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(CostBudget).values(**values).on_conflict_do_nothing(index_elements=["subject"])
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            return sqlite_insert(CostBudget).values(**values).on_conflict_do_nothing(index_elements=["subject"])
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        return postgresql_insert(CostBudget).values(**values).on_conflict_do_nothing(index_elements=["subject"])
 
 
 _REDIS_CHARGE = """
@@ -146,7 +152,7 @@ def shared_redis(runtime: Any) -> Any | None:
 
 def budget_store(runtime: Any) -> BudgetStore:
     """The runtime's budget store: Redis when configured, else the database."""
-    store = runtime.__dict__.get("_budget_store")
+    store: BudgetStore | None = runtime.__dict__.get("_budget_store")
     capacity = runtime.settings.cost_budget_per_minute
     if store is None or store.capacity != capacity:
         client = shared_redis(runtime)

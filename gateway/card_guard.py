@@ -12,8 +12,9 @@ value — so a mutation turns it into ``userErrors`` and rolls back.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import cycle, repeat
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import JSON, event
 from sqlalchemy.engine import Engine
@@ -75,7 +76,7 @@ def refuse_card_data(conn: Any, cursor: Any, statement: str, parameters: Any, co
         if isinstance(row, dict):
             items: Iterable[tuple[Any, Any]] = row.items()
         else:
-            items = zip(_parameter_names(context, len(row)), row)
+            items = zip(_parameter_names(context, len(row)), row, strict=False)  # the names repeat endlessly
         for name, value in items:
             if not isinstance(value, str):
                 continue

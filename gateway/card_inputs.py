@@ -15,7 +15,8 @@ Queries are not wrapped: a read stores nothing, and wrapping costs a call per fi
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLNamedType, GraphQLResolveInfo, GraphQLSchema, get_named_type
 
@@ -23,9 +24,12 @@ from gateway.card_guard import CARD_NUMBER_CODE
 from gateway.errors import DomainError, UserError
 from gateway.sensitive import CARD_NUMBER_MESSAGE, find_card_data
 
+if TYPE_CHECKING:  # the context is below the schema machinery; imported for annotations only
+    from gateway.context import Context
+
 
 def _guarded(resolve: Callable[..., Any], payload: Callable[[list[UserError]], Any] | None) -> Callable[..., Any]:
-    def resolver(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    def resolver(root: Any, info: GraphQLResolveInfo[Context], **kwargs: Any) -> Any:
         path = find_card_data(kwargs)
         if path is not None:
             field = list(path[1:]) or list(path)  # the path inside ``input``, as other userErrors give it

@@ -15,7 +15,8 @@ import asyncio
 import io
 import json
 import sys
-from typing import Any, Awaitable, Callable, TextIO
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
 
 import click
 from graphql import GraphQLError, ListTypeNode, NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, parse
@@ -266,7 +267,7 @@ def to_csv(data: Any) -> str:
 def error_line(error: dict[str, Any]) -> str:
     code = (error.get("extensions") or {}).get("code")
     where = ".".join(str(p) for p in error.get("path") or [])
-    return "error: " + error.get("message", "?") + (f" [{code}]" if code else "") + (f" at {where}" if where else "")
+    return "error: " + str(error.get("message", "?")) + (f" [{code}]" if code else "") + (f" at {where}" if where else "")
 
 
 @click.command("query")

@@ -7,7 +7,8 @@ the group that gathers them all import it, and none of them imports the group ba
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Coroutine
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -41,13 +42,13 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
-def plugin_manager(settings: Settings) -> "pluggy.PluginManager":
+def plugin_manager(settings: Settings) -> pluggy.PluginManager:
     from gateway.plugins import create_plugin_manager  # loading plugins is slow: only for commands that need them
 
     return create_plugin_manager(settings.plugins)
 
 
-def make_runtime(settings: Settings) -> "Runtime":
+def make_runtime(settings: Settings) -> Runtime:
     from gateway.runtime import Runtime  # builds the schema: only for commands that need it
 
     return Runtime(settings)

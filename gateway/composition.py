@@ -8,16 +8,17 @@ with and without a plugin can live in one process.
 
 from __future__ import annotations
 
-from functools import partial
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 import strawberry
 from strawberry.extensions import MaxTokensLimiter, ParserCache
-from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.base import StrawberryObjectDefinition, get_object_definition
 from strawberry.types.field import UNRESOLVED, StrawberryField
 
 from gateway.card_inputs import refuse_card_data_in_mutations
+from gateway.context import Context
 from gateway.error_masking import MaskUnexpectedErrors
 from gateway.errors import PluginContractError
 from gateway.refusals import ReportRefusedFields, tolerate_refusals
@@ -31,12 +32,14 @@ EXTENDS_ATTR = "__gateway_extends__"
 @strawberry.type(description="The root of every read.")
 class Query:
     @strawberry.field(description="Fetch any object by its global ID; null when it does not exist or you may not see it.")
-    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
-        return (await info.context.runtime.resolve_nodes(info.context, [id]))[0]
+    async def node(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Node | None:
+        found: Node | None = (await info.context.runtime.resolve_nodes(info.context, [id]))[0]
+        return found
 
     @strawberry.field(description="Fetch many objects by global ID, in the order asked; null where not visible.")
-    async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        return await info.context.runtime.resolve_nodes(info.context, list(ids))
+    async def nodes(self, info: strawberry.Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        found: list[Node | None] = await info.context.runtime.resolve_nodes(info.context, list(ids))
+        return found
 
 
 @strawberry.type(description="The root of every write. Each mutation is one transaction.")
@@ -60,6 +63,8 @@ def extends(target: type) -> Callable[[type[T]], type[T]]:
 
 
 class GatewaySchema(strawberry.Schema):
+    document_checker: DocumentChecker  # attached by build_schema once the graphql schema exists
+
     def __init__(self, *args: Any, extra_fields: dict[type, list[StrawberryField]], **kwargs: Any) -> None:
         self.extra_fields = extra_fields
         super().__init__(*args, **kwargs)
@@ -97,10 +102,10 @@ def collect_extensions(contributions: Iterable[tuple[str, list[type]]]) -> dict[
             target = getattr(cls, EXTENDS_ATTR, None)
             if target is None or not hasattr(target, "__strawberry_definition__"):
                 raise PluginContractError(f"plugin {plugin!r}: {cls.__name__} must be marked @extends(<strawberry type>)")
-            target_def = target.__strawberry_definition__
+            target_def = get_object_definition(target, strict=True)
             for own in target_def.fields:
                 owners.setdefault((target, _graphql_name(own)), "the core type itself")
-            for field in cls.__strawberry_definition__.fields:
+            for field in get_object_definition(cls, strict=True).fields:
                 name = _graphql_name(field)
                 where = f"{target_def.name}.{name}"
                 if field.base_resolver is None:
@@ -122,7 +127,7 @@ def _check_field_types(plugin: str, where: str, field: StrawberryField) -> None:
         if field.type is UNRESOLVED:
             raise TypeError("its return type cannot be resolved")
         for argument in field.arguments:
-            argument.type
+            _ = argument.type  # reading the property resolves the argument's annotation (raises when broken)
     except Exception as error:
         raise PluginContractError(f"plugin {plugin!r}: field {where} has a broken type: {error}") from error
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import select
@@ -41,7 +42,7 @@ class Host(Protocol):
     plugin_manager: Any  # pluggy.PluginManager
     actions: ActionRegistry
 
-    async def resolve_nodes(self, ctx: "Context", ids: list[str]) -> list[Any]: ...
+    async def resolve_nodes(self, ctx: Context, ids: list[str]) -> list[Any]: ...
 
     async def deliver_notification(self, notification: Notification) -> None: ...
 

@@ -21,9 +21,10 @@ its cost and the limit in the message); otherwise the cost is taken from the cal
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -114,6 +115,7 @@ class _CostWalker:
             if isinstance(selection, FieldNode):
                 common += self.field_cost(selection, parent, depth, page_size)
                 continue
+            condition: str | None  # the fragment's type condition; None: the fragment applies to any type
             if isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is None:
@@ -185,7 +187,7 @@ class CostCheck:
     refusal: GatewayError | None = None
 
 
-def budget_subject(ctx: "Context") -> str:
+def budget_subject(ctx: Context) -> str:
     """Whose budget pays: the API token, else (anonymous) the client address."""
     if ctx.viewer.token_id is not None:
         return f"token:{ctx.viewer.token_id}"
@@ -211,7 +213,7 @@ def price_query(runtime: Any, query: str, variables: Mapping[str, Any] | None,
     return CostCheck(cost)
 
 
-async def check_query_cost(ctx: "Context", query: str, variables: Mapping[str, Any] | None,
+async def check_query_cost(ctx: Context, query: str, variables: Mapping[str, Any] | None,
                            operation_name: str | None) -> CostCheck:
     """Price ``query``; refuse it over the limit or when the budget is spent; fill ``ctx.cost``."""
     from gateway.budget import budget_store  # the store is per runtime

@@ -16,7 +16,8 @@ neutralised, and so is ``+1``: a plus sign is never how the API prints a number.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NEGATIVE_NUMBER = re.compile(r"-[0-9]+(\.[0-9]+)?")

@@ -11,9 +11,8 @@ from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from gateway.input_limits import install_length_checks
-
 from gateway import card_guard
+from gateway.input_limits import install_length_checks
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -35,14 +34,14 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 class MoneyAmount(TypeDecorator[Decimal]):
@@ -70,7 +69,7 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class CheckedSession(Session):
@@ -93,15 +92,15 @@ class SerializedSession(AsyncSession):
         super().__init__(*args, **kwargs)
         self._statement_lock = asyncio.Lock()
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
         async with self._statement_lock:
             return await super().execute(*args, **kwargs)
 
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
         async with self._statement_lock:
             return await super().scalar(*args, **kwargs)
 
-    async def get(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
         async with self._statement_lock:
             return await super().get(*args, **kwargs)
 

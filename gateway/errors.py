@@ -59,7 +59,7 @@ class UserError:
     code: str
 
     @classmethod
-    def from_domain(cls, error: DomainError) -> "UserError":
+    def from_domain(cls, error: DomainError) -> UserError:
         return cls(field=error.field, message=error.message, code=error.code)
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import orjson
 from sqlalchemy import exc as sa_exc

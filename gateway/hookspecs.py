@@ -15,7 +15,8 @@ return a value or an awaitable; the host awaits awaitables through
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pluggy
 

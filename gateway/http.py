@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 from graphql import OperationDefinitionNode, OperationType
@@ -23,14 +24,13 @@ from gateway.cost import check_query_cost, parse_document, price_query, select_o
 from gateway.errors import Unauthenticated
 from gateway.faults import DatabaseFaultGuard, is_database_unavailable, retry_after_header, unavailable_body
 from gateway.graphiql import graphiql_off_page, graphiql_page, graphiql_routes
-from gateway.metrics import GatewayMetrics
 from gateway.logging import RequestLogMiddleware, configure_logging
+from gateway.metrics import GatewayMetrics
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
 from gateway.plugins import contributions, enabled_plugins
 from gateway.runtime import Runtime
 from gateway.sensitive import redact_response_errors
 from gateway.validation import document_checker
-
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 MAX_BODY_BYTES = 1_000_000

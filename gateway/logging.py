@@ -13,7 +13,8 @@ import logging
 import sys
 import time
 import uuid
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import structlog
 
@@ -83,7 +84,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None, stream: 
     _configured = (level, as_json) if stream is sys.stderr else None
 
 
-class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StreamHandler(logging.StreamHandler[Any]):
     """Writes to ``sys.stderr`` as it is at emit time (test runners swap it), or to a given stream."""
 
     def __init__(self, stream: Any) -> None:
@@ -91,7 +92,7 @@ class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._fixed = None if stream is sys.stderr else stream
 
     @property
-    def stream(self) -> Any:  # type: ignore[override]
+    def stream(self) -> Any:
         return self._fixed if self._fixed is not None else sys.stderr
 
     @stream.setter
@@ -155,7 +156,7 @@ class RequestLogMiddleware:
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers") or []:
         if name == b"x-request-id":
-            text = value.decode("latin-1").strip()
+            text: str = value.decode("latin-1").strip()
             if 0 < len(text) <= 64 and all(c.isalnum() or c in "-_." for c in text):
                 return text
     return None

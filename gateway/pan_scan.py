@@ -10,15 +10,16 @@ masked (first 6 / last 4 digits) — the number itself is never printed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import click
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.cli_support import redact, run, settings_of
-from gateway.sensitive import json_container, contains_cvv, find_card_numbers, mask_card_number
+from gateway.sensitive import contains_cvv, find_card_numbers, json_container, mask_card_number
 
 STREAM_BATCH = 1000
 _SCANNED_TYPES = (sa.String, sa.JSON, sa.Integer, sa.Numeric, sa.types.NullType)
@@ -102,10 +103,10 @@ async def _scan_table(connection: AsyncConnection, table: sa.Table, report: Scan
     async for row in result:
         number += 1
         keys, values = row[:len(key_columns)], row[len(key_columns):]
-        for column, value in zip(scanned, values):
+        for column, value in zip(scanned, values, strict=True):
             masked = describe_card_data(value, json_text=isinstance(column.type, sa.JSON))
             if masked is not None:
-                row_key = (", ".join(f"{c.name}={k}" for c, k in zip(key_columns, keys))
+                row_key = (", ".join(f"{c.name}={k}" for c, k in zip(key_columns, keys, strict=True))
                            if key_columns else f"row {number}")
                 yield CardDataHit(table.name, column.name, row_key, masked)
     report.rows += number

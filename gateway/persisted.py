@@ -59,8 +59,9 @@ async def resolve_persisted_query(runtime: Any, query: str | None, extensions: d
     return stored
 
 
-def _cache(runtime: Any) -> "OrderedDict[str, str]":
-    return runtime.__dict__.setdefault("_persisted_cache", OrderedDict())
+def _cache(runtime: Any) -> OrderedDict[str, str]:
+    cache: OrderedDict[str, str] = runtime.__dict__.setdefault("_persisted_cache", OrderedDict())
+    return cache
 
 
 def _remember(runtime: Any, digest: str, query: str) -> None:
@@ -77,6 +78,7 @@ async def _load(runtime: Any, digest: str) -> str | None:
         cache.move_to_end(digest)
         return cache[digest]
     redis = shared_redis(runtime)
+    query: str | None
     if redis is not None:
         query = await redis.get(REDIS_PREFIX + digest)
     else:
@@ -102,7 +104,9 @@ async def _store(runtime: Any, digest: str, query: str) -> None:
 def _insert_ignoring_duplicates(runtime: Any, digest: str, query: str) -> Any:
     """Another worker may store the same hash at the same moment: the second insert does nothing."""
     if runtime.settings.is_sqlite:
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    return insert(PersistedQuery).values(sha256=digest, query=query).on_conflict_do_nothing(index_elements=["sha256"])
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert(PersistedQuery).values(sha256=digest, query=query).on_conflict_do_nothing(
+            index_elements=["sha256"])
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    return postgresql_insert(PersistedQuery).values(sha256=digest, query=query).on_conflict_do_nothing(
+        index_elements=["sha256"])

@@ -8,8 +8,8 @@ the whole access matrix can be printed and tested.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from gateway.errors import DomainError, Forbidden, PluginContractError
 

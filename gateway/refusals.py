@@ -18,7 +18,8 @@ wrapping them would cost a call per object.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLError,
@@ -30,8 +31,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from gateway.errors import Forbidden, NotFound
+from gateway.errors import Forbidden, GatewayError, NotFound
 from gateway.relay import make_connection
+
+if TYPE_CHECKING:  # the context is below the schema machinery; imported for annotations only
+    from gateway.context import Context
 
 REFUSALS = (Forbidden, NotFound)
 CONNECTION_FIELDS = {"edges", "nodes", "pageInfo", "totalCount"}
@@ -61,22 +65,21 @@ def empty_value_for(field_type: Any) -> Callable[[], Any] | None:
     return None
 
 
-def _report(info: GraphQLResolveInfo, error: Exception) -> None:
+def _report(info: GraphQLResolveInfo[Context], error: GatewayError) -> None:
     info.context.refused_fields.append(GraphQLError(
-        error.message, nodes=info.field_nodes, path=info.path.as_list(),  # type: ignore[attr-defined]
-        extensions=error.extensions,  # type: ignore[attr-defined]
+        error.message, nodes=info.field_nodes, path=info.path.as_list(), extensions=error.extensions,
     ))
 
 
 def _tolerant(resolve: Callable[..., Any], empty: Callable[[], Any]) -> Callable[..., Any]:
-    async def settle(pending: Any, info: GraphQLResolveInfo) -> Any:
+    async def settle(pending: Any, info: GraphQLResolveInfo[Context]) -> Any:
         try:
             return await pending
         except REFUSALS as error:
             _report(info, error)
             return empty()
 
-    def resolver(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+    def resolver(root: Any, info: GraphQLResolveInfo[Context], **kwargs: Any) -> Any:
         try:
             result = resolve(root, info, **kwargs)
         except REFUSALS as error:

@@ -8,9 +8,11 @@ import binascii
 import datetime as dt
 import json
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generic, Sequence, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Select, and_, func, literal, or_, select
@@ -100,7 +102,7 @@ class Connection(Generic[T]):
 
 def make_connection(nodes: Sequence[Any], cursors: Sequence[str], *, has_next: bool, has_previous: bool,
                     count_total: Callable[[], Awaitable[int]]) -> Connection[Any]:
-    edges = [Edge(cursor=cursor, node=node) for node, cursor in zip(nodes, cursors)]
+    edges = [Edge(cursor=cursor, node=node) for node, cursor in zip(nodes, cursors, strict=True)]
     return Connection(
         edges=edges,
         nodes=list(nodes),
@@ -202,7 +204,7 @@ def _order_by(keys: Sequence[SortKey], reverse: bool) -> list[ColumnElement[Any]
 
 
 async def paginate(
-    ctx: "Context",
+    ctx: Context,
     stmt: Select[Any],
     *,
     entity: Any,
@@ -217,7 +219,7 @@ async def paginate(
 
 
 async def paginate_grouped(
-    ctx: "Context",
+    ctx: Context,
     stmt: Select[Any],
     *,
     entity: Any,
@@ -278,12 +280,12 @@ async def paginate_grouped(
             cursors,
             has_next=more if not page.backward else page.before is not None,
             has_previous=more if page.backward else page.after is not None,
-            count_total=(lambda key=key: count_total(key)),
+            count_total=partial(count_total, key),
         )
     return result
 
 
-def _shared_counter(ctx: "Context", stmt: Select[Any], group_by: ColumnElement[Any] | None) -> Callable[[Any], Awaitable[int]]:
+def _shared_counter(ctx: Context, stmt: Select[Any], group_by: ColumnElement[Any] | None) -> Callable[[Any], Awaitable[int]]:
     """A count of every group in one statement, run only if some `totalCount` is asked for."""
     counts: dict[Any, int] | None = None
     lock = asyncio.Lock()

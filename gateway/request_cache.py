@@ -18,7 +18,8 @@ a commit or rollback (the session's objects are expired then).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Generic, Iterable, Protocol, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Iterable
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -108,7 +109,7 @@ class Runtime:
             if resolver is None:
                 continue
             found = await resolver(ctx, [pk for _, pk in wanted])
-            for (position, _), obj in zip(wanted, found):
+            for (position, _), obj in zip(wanted, found, strict=True):
                 results[position] = obj
         return results
 

@@ -43,10 +43,10 @@ def parse_decimal(value: object) -> decimal.Decimal:
         raise InvalidInputScalar(f"{text!r} is not a decimal number (e.g. \"12.50\").") from None
     if not number.is_finite():
         raise InvalidInputScalar(f"{text!r} is not a finite decimal number.")
-    if number.is_zero():
-        return decimal.Decimal(0).quantize(number) if number.as_tuple().exponent < 0 else decimal.Decimal(0)  # no -0
     sign, digits, exponent = number.as_tuple()
-    assert isinstance(exponent, int)
+    assert isinstance(exponent, int)  # a finite number has an integer exponent ('n', 'N', 'F' are NaN and inf)
+    if number.is_zero():
+        return decimal.Decimal(0).quantize(number) if exponent < 0 else decimal.Decimal(0)  # no -0
     integer_digits = len(digits) + exponent
     decimal_places = max(0, -exponent)
     stripped = number.normalize()
@@ -70,7 +70,7 @@ def parse_datetime(value: object) -> dt.datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidInputScalar(f"{value!r} has no time zone: add Z or an offset such as +02:00.")
     try:
-        moment.astimezone(dt.timezone.utc)
+        moment.astimezone(dt.UTC)
     except (OverflowError, ValueError):
         raise InvalidInputScalar(f"{value!r} is outside the supported range of dates.") from None
     return moment

@@ -28,9 +28,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterator, MutableMapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 MIN_DIGITS, MAX_DIGITS = 13, 19
 MAX_GAP = 5  # visible separator characters between two digits of one run
@@ -160,7 +161,7 @@ def redact_card_data(text: str) -> str:
 def _redact_cvv(text: str) -> str:
     base = skeleton(text)
     if IGNORED in base:  # drop the invisible characters so positions match the pattern's
-        text = "".join(char for char, mapped in zip(text, base) if mapped != IGNORED)
+        text = "".join(char for char, mapped in zip(text, base, strict=True) if mapped != IGNORED)
         base = base.replace(IGNORED, "")
     for match in reversed(list(_CVV.finditer(base))):
         text = text[:match.start(1)] + "***" + text[match.end(1):]
@@ -239,7 +240,7 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def redact_log_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_log_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """A structlog processor: mask card numbers and CVVs in every value of the event (message, fields, exception)."""
     for key, value in event.items():
         if not key.startswith("_"):  # structlog's own bookkeeping (_record, _from_structlog)

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
         return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _no_development_tools_in_production(self) -> "Settings":
+    def _no_development_tools_in_production(self) -> Settings:
         # refused rather than silently ignored: an operator who asked for GraphiQL should learn why it is off
         if self.is_production and self.graphiql:
             raise ValueError("GATEWAY_GRAPHIQL is a development tool and cannot be on with GATEWAY_ENV=production; "

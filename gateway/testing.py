@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -55,7 +56,7 @@ async def clear_tables(runtime: Runtime) -> None:
             listing = "select name from sqlite_master where type = 'table'"
         else:
             listing = "select tablename from pg_tables where schemaname = current_schema()"
-        existing = set((await connection.execute(text(listing))).scalars().all())
+        existing: set[str] = set((await connection.execute(text(listing))).scalars().all())
         for table in reversed(Base.metadata.sorted_tables):
             if table.name in existing:
                 await connection.execute(table.delete())

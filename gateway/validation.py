@@ -12,8 +12,9 @@ caller (the CLI, tests, persisted queries, batches) gets the same answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from graphql import (
     ASTValidationRule,
@@ -82,7 +83,8 @@ def _coded(error: GraphQLError, code: str) -> GraphQLError:
 
 def document_checker(schema: Any) -> DocumentChecker:
     """The checker of a composed schema (``build_schema`` attaches it)."""
-    return schema.document_checker
+    checker: DocumentChecker = schema.document_checker
+    return checker
 
 
 class DocumentValidation(SchemaExtension):

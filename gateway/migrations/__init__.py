@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, TypeVar
 
 import pluggy
 from alembic import command
@@ -47,6 +48,8 @@ HERE = Path(__file__).parent
 HOST_VERSIONS = HERE / "versions"
 CORE = "core"
 VERSION_TABLE = "alembic_version"
+
+R = TypeVar("R")
 
 
 class MigrationError(Exception):
@@ -69,10 +72,11 @@ def plugin_migrations(pm: pluggy.PluginManager) -> list[PluginMigrations]:
             tables.setdefault(plugin, set()).add(table.name)
     paths = {plugin: Path(path) for plugin, path in contributions(pm, "gateway_migrations_path")}
     found = []
-    for name, plugin in enabled_plugins(pm):
+    for name, module in enabled_plugins(pm):
         path = paths.get(name)
-        if path is None and getattr(plugin, "__file__", None):
-            path = Path(plugin.__file__).parent / "migrations"
+        module_file = getattr(module, "__file__", None)
+        if path is None and module_file:
+            path = Path(module_file).parent / "migrations"
         found.append(PluginMigrations(name, path, frozenset(tables.get(name, ()))))
     return found
 
@@ -121,7 +125,7 @@ def revision_files(pm: pluggy.PluginManager) -> list[Path]:
     return sorted(f for folder in folders if folder.is_dir() for f in folder.glob("*.py") if f.name != "__init__.py")
 
 
-async def _on_connection(engine: AsyncEngine, work: Callable[[Connection], Any]) -> Any:
+async def _on_connection(engine: AsyncEngine, work: Callable[[Connection], R]) -> R:
     async with engine.begin() as connection:
         return await connection.run_sync(work)
 
@@ -161,7 +165,7 @@ def heads_by_branch(config: Config) -> dict[str, str]:
             if label not in result:
                 heads = script.get_revisions(f"{label}@head")
                 if heads:
-                    result[label] = heads[0].revision  # type: ignore[union-attr]
+                    result[label] = heads[0].revision
     return result
 
 

@@ -78,4 +78,7 @@ if context.is_offline_mode():
 elif config.attributes.get("connection") is not None:
     run_on(config.attributes["connection"])
 else:
-    asyncio.run(run_async(config.get_main_option("sqlalchemy.url")))
+    online_url = config.get_main_option("sqlalchemy.url")
+    if online_url is None:  # _defaults() sets it from the settings when the caller did not
+        raise RuntimeError("alembic: no sqlalchemy.url to migrate")
+    asyncio.run(run_async(online_url))
