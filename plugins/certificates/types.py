@@ -58,8 +58,11 @@ class CertificateInventoryLine:
 
     @batch_field(description="The certificate type of this line.")
     @staticmethod
-    async def certificate_type(parents: list["CertificateInventoryLine"], ctx: Context) -> list[CertificateType]:
-        return await certificate_types_by_pk(ctx, [p.certificate_type_pk for p in parents])  # type: ignore[return-value]
+    async def certificate_type(parents: list["CertificateInventoryLine"],
+                               ctx: Context) -> list[CertificateType | Exception]:
+        found = await certificate_types_by_pk(ctx, [p.certificate_type_pk for p in parents])
+        # the foreign key keeps the type; should the row be missing, that line alone fails
+        return [found_type or RuntimeError("inventory line without its certificate type") for found_type in found]
 
 
 # Certificate types by primary key (per-request cache, order kept). The catalog is public.
@@ -85,7 +88,7 @@ class SubscriptionCertificateFields:
     @batch_field(description="Per certificate type: current, renewal and used. Null for other products.")
     @staticmethod
     async def certificate_inventory(parents: list[ProductSubscription],
-                                    ctx: Context) -> list[list[CertificateInventoryLine] | None]:
+                                    ctx: Context) -> list[list[CertificateInventoryLine] | None | Exception]:
         product_id = await certificates_product_id(ctx)
         certificates = [p for p in parents if p.product_pk == product_id]
         allowed = await allowed_organizations(ctx, READ_INVENTORY, {p.organization_pk for p in certificates}) \
@@ -99,4 +102,4 @@ class SubscriptionCertificateFields:
                 results.append(refusal(ctx, READ_INVENTORY))
             else:
                 results.append([CertificateInventoryLine.from_row(row) for row in rows[parent.pk]])
-        return results  # type: ignore[return-value]
+        return results

@@ -131,9 +131,9 @@ class OrganizationImCredits:
                              "and never had credits. Billing data: the organization's admins, its partner's admins "
                              "and analysts, and platform staff read it.")
     @staticmethod
-    async def im_credits(parents: list[Organization], ctx: Context) -> list[ImCreditAccount | None]:
+    async def im_credits(parents: list[Organization], ctx: Context) -> list[ImCreditAccount | None | Exception]:
         accounts = await credit_accounts(ctx, [p.pk for p in parents])
-        return [accounts[p.pk] if p.pk in accounts else refusal(ctx, READ) for p in parents]  # type: ignore[misc]
+        return [accounts[p.pk] if p.pk in accounts else refusal(ctx, READ) for p in parents]
 
 
 async def transactions_by_pk(ctx: Context, pks: list[int]) -> list[ImCreditTransaction | None]:

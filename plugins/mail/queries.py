@@ -23,7 +23,7 @@ class OrganizationMailField:
     @batch_field(description="The organization's mail (business data: its members, the partner admin with active "
                              "delegated access, platform admins); null when the organization has no mail set up.")
     @staticmethod
-    async def mail(parents: list[Organization], ctx: Context) -> list[MailOrganization | None]:
+    async def mail(parents: list[Organization], ctx: Context) -> list[MailOrganization | None | Exception]:
         access = await organization_access(ctx, [p.pk for p in parents]) if ctx.viewer.is_authenticated else {}
         allowed = sorted(await allowed_organizations(ctx, READ, access))
         rows = (await ctx.session.scalars(select(models.MailOrganization).where(
@@ -37,4 +37,4 @@ class OrganizationMailField:
             else:
                 entry = access.get(parent.pk)
                 result.append(read_refusal(ctx, entry.refusal() if entry else None))
-        return result  # type: ignore[return-value]
+        return result

@@ -78,8 +78,10 @@ class MailAlias(Node):
 
     @batch_field(description="The mailbox this alias delivers to.")
     @staticmethod
-    async def user(parents: list["MailAlias"], ctx: Context) -> list[MailUser]:
-        return await mail_users_by_pk(ctx, [p.user_pk for p in parents])  # type: ignore[return-value]
+    async def user(parents: list["MailAlias"], ctx: Context) -> list[MailUser | Exception]:
+        found = await mail_users_by_pk(ctx, [p.user_pk for p in parents])
+        # the foreign key keeps the user; should the row be missing, that alias alone fails
+        return [user or RuntimeError("mail alias without its user") for user in found]
 
 
 @strawberry.type(description="A named set of mail-flow rules: [{match: {from|to|subject|attachmentExtension}, action}].")
@@ -116,13 +118,13 @@ class MailOrganization:
 
     @batch_field(description="The one mail user with the SUPER_ADMIN role.")
     @staticmethod
-    async def super_admin(parents: list["MailOrganization"], ctx: Context) -> list[MailUser]:
+    async def super_admin(parents: list["MailOrganization"], ctx: Context) -> list[MailUser | Exception]:
         rows = (await ctx.session.scalars(select(models.MailUser).where(
             models.MailUser.organization_id.in_([p.organization_pk for p in parents]),
             models.MailUser.role == "SUPER_ADMIN"))).all()
         by_org = {row.organization_id: MailUser.from_row(row) for row in rows}
         return [by_org.get(p.organization_pk) or RuntimeError("mail organization without a super admin")
-                for p in parents]  # type: ignore[misc]
+                for p in parents]
 
     @batch_field(description="The mail users, by email address.")
     @staticmethod

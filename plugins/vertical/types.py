@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import Sequence, TypeVar
 from urllib.parse import urlencode
 
 import strawberry
@@ -27,6 +27,14 @@ from schema.partners.types import Partner, partners_by_pk
 
 def refusal(ctx: Context, action: str) -> Exception:
     return ctx.refusal(action)
+
+
+Related = TypeVar("Related")
+
+
+def required(found: Sequence[Related | None], relation: str) -> list[Related | Exception]:
+    """The objects of a non-null relation; a missing one (its foreign key forbids it) fails its own parent only."""
+    return [item if item is not None else RuntimeError(f"{relation} is missing") for item in found]
 
 
 @strawberry.enum
@@ -122,8 +130,8 @@ class Solution(Node):
 
     @batch_field(description="The developer partner that owns the solution.")
     @staticmethod
-    async def developer(parents: list["Solution"], ctx: Context) -> list[Partner]:
-        return await partners_by_pk(ctx, [p.developer_pk for p in parents])  # type: ignore[return-value]
+    async def developer(parents: list["Solution"], ctx: Context) -> list[Partner | Exception]:
+        return required(await partners_by_pk(ctx, [p.developer_pk for p in parents]), "Solution.developer")
 
     @batch_field(description="The highest published version; null before the first publication.")
     @staticmethod
@@ -146,7 +154,8 @@ class Solution(Node):
     @batch_field(description="The organizations that installed the solution (developers and platform staff).")
     @staticmethod
     async def customers(parents: list["Solution"], ctx: Context, first: int | None = None, after: str | None = None,
-                        filter: SolutionCustomerFilter | None = None) -> list[Connection["SolutionInstance"]]:
+                        filter: SolutionCustomerFilter | None = None,
+                        ) -> list[Connection["SolutionInstance"] | Exception]:
         allowed = await allowed_solutions(ctx, "solution.read_customers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         try:
@@ -212,7 +221,7 @@ class SolutionInstance(Node):
     organization_pk: strawberry.Private[int]
     installed_version_pk: strawberry.Private[int]
     plan_pk: strawberry.Private[int | None]
-    row: strawberry.Private[Any]
+    row: strawberry.Private[models.SolutionInstance]
 
     @classmethod
     def from_row(cls, row: models.SolutionInstance) -> "SolutionInstance":
@@ -227,18 +236,20 @@ class SolutionInstance(Node):
 
     @batch_field
     @staticmethod
-    async def solution(parents: list["SolutionInstance"], ctx: Context) -> list[Solution]:
-        return await solutions_by_pk(ctx, [p.solution_pk for p in parents])  # type: ignore[return-value]
+    async def solution(parents: list["SolutionInstance"], ctx: Context) -> list[Solution | Exception]:
+        return required(await solutions_by_pk(ctx, [p.solution_pk for p in parents]), "SolutionInstance.solution")
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["SolutionInstance"], ctx: Context) -> list[Organization]:
-        return await organizations_by_pk(ctx, [p.organization_pk for p in parents])  # type: ignore[return-value]
+    async def organization(parents: list["SolutionInstance"], ctx: Context) -> list[Organization | Exception]:
+        return required(await organizations_by_pk(ctx, [p.organization_pk for p in parents]),
+                        "SolutionInstance.organization")
 
     @batch_field
     @staticmethod
-    async def installed_version(parents: list["SolutionInstance"], ctx: Context) -> list[SolutionVersion]:
-        return await versions_by_pk(ctx, [p.installed_version_pk for p in parents])  # type: ignore[return-value]
+    async def installed_version(parents: list["SolutionInstance"], ctx: Context) -> list[SolutionVersion | Exception]:
+        return required(await versions_by_pk(ctx, [p.installed_version_pk for p in parents]),
+                        "SolutionInstance.installedVersion")
 
     @batch_field(description="The plan of the organization's VERTICAL subscription.")
     @staticmethod
@@ -275,7 +286,7 @@ class SolutionInstance(Node):
     @batch_field(description="Every upgrade attempt, newest first.")
     @staticmethod
     async def upgrade_history(parents: list["SolutionInstance"], ctx: Context, first: int | None = None,
-                              after: str | None = None) -> list[Connection["SolutionUpgrade"]]:
+                              after: str | None = None) -> list[Connection["SolutionUpgrade"] | Exception]:
         allowed = await allowed_instances(ctx, "solution_instance.read", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         table = models.SolutionUpgrade
@@ -303,10 +314,10 @@ class SolutionInstance(Node):
 
     @batch_field(description="Data and file storage: limit and usage (the customer's admins and granted developers).")
     @staticmethod
-    async def storage(parents: list["SolutionInstance"], ctx: Context) -> list[SolutionStorage | None]:
+    async def storage(parents: list["SolutionInstance"], ctx: Context) -> list[SolutionStorage | None | Exception]:
         allowed = await allowed_instances(ctx, "solution_instance.read_data", [p.pk for p in parents])
         extra = await storage_add_on_gb(ctx.session, [p.organization_pk for p in parents if p.pk in allowed])
-        result: list[Any] = []
+        result: list[SolutionStorage | None | Exception] = []
         for parent in parents:
             if parent.pk not in allowed:
                 result.append(refusal(ctx, "solution_instance.read_data"))
@@ -339,18 +350,18 @@ class SolutionUpgrade(Node):
 
     @batch_field
     @staticmethod
-    async def from_version(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionVersion]:
-        return await versions_by_pk(ctx, [p.from_pk for p in parents])  # type: ignore[return-value]
+    async def from_version(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionVersion | Exception]:
+        return required(await versions_by_pk(ctx, [p.from_pk for p in parents]), "SolutionUpgrade.fromVersion")
 
     @batch_field
     @staticmethod
-    async def to_version(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionVersion]:
-        return await versions_by_pk(ctx, [p.to_pk for p in parents])  # type: ignore[return-value]
+    async def to_version(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionVersion | Exception]:
+        return required(await versions_by_pk(ctx, [p.to_pk for p in parents]), "SolutionUpgrade.toVersion")
 
     @batch_field(description="The instance that was upgraded.")
     @staticmethod
-    async def instance(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionInstance]:
-        return await instances_by_pk(ctx, [p.instance_pk for p in parents])  # type: ignore[return-value]
+    async def instance(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionInstance | Exception]:
+        return required(await instances_by_pk(ctx, [p.instance_pk for p in parents]), "SolutionUpgrade.instance")
 
 
 # ---------------------------------------------------------------- look-ups by primary key (per-request cache)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -68,7 +69,7 @@ async def test_certificate_types_are_the_catalog_with_yearly_prices(runtime):
 
 async def test_reseller_adds_several_subscriptions_in_one_call_idempotently(runtime):
     world = await certificate_world(runtime)
-    variables = {"input": {"organizationId": world.org_id("acme"), "idempotencyKey": "k1", "subscriptions": [
+    variables: dict[str, Any] = {"input": {"organizationId": world.org_id("acme"), "idempotencyKey": "k1", "subscriptions": [
         {"items": items([("DV", 10), ("WILDCARD", 2)]), "autoRenew": True},
         {"items": items([("EV", 1)]), "autoRenew": False},
     ]}}

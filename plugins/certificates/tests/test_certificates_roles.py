@@ -7,6 +7,8 @@ that is a user error is listed in USER_ERRORS; otherwise it is the top-level err
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -47,7 +49,7 @@ def test_the_table_covers_every_role():
         assert sorted(table) == sorted(ROLES), mutation
 
 
-def _request(mutation: str, org_gid: str, sub_gid: str) -> tuple[str, dict]:
+def _request(mutation: str, org_gid: str, sub_gid: str) -> tuple[str, dict[str, Any]]:
     if mutation == "addCertificateSubscriptions":
         return ("""mutation($input: AddCertificateSubscriptionsInput!) { addCertificateSubscriptions(input: $input) {
                      subscriptions { certificateInventory { current } } userErrors { code } } }""",
@@ -65,7 +67,7 @@ def _request(mutation: str, org_gid: str, sub_gid: str) -> tuple[str, dict]:
                  renewed { id } expired { id } userErrors { code } } }""", {"input": {}})
 
 
-def _effect(mutation: str, payload: dict) -> object:
+def _effect(mutation: str, payload: dict[str, Any]) -> object:
     if mutation == "addCertificateSubscriptions":
         return payload["subscriptions"]
     if mutation == "addCertificateInventory":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.testing import run_query
+from gateway.testing import GraphQLResult, run_query
 from plugins.desk_im.tests.world import build_desk_world, give_credits, key
 from schema.testing import ROLES
 
@@ -41,12 +41,13 @@ def test_every_role_has_an_expected_outcome():
         assert set(table) == set(ROLES)
 
 
-def mutation_outcome(result, field: str, expect_object: str) -> str:
+def mutation_outcome(result: GraphQLResult, field: str, expect_object: str) -> str:
     if result.errors:
         return result.error_codes[0]
     payload = result.data[field]
     if payload["userErrors"]:
-        return payload["userErrors"][0]["code"]
+        code: str = payload["userErrors"][0]["code"]
+        return code
     assert payload[expect_object] is not None
     return "ok"
 

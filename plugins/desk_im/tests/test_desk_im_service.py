@@ -11,7 +11,7 @@ from gateway.errors import DomainError
 from gateway.models import IdempotencyKey
 from plugins.desk_im import service
 from plugins.desk_im.models import ImCreditAccount, ImCreditTransaction
-from plugins.desk_im.settings import DeskImSettings, DeskImSettingsError, load_desk_im_settings
+from plugins.desk_im.settings import DeskImSettingsError, load_desk_im_settings
 from plugins.desk_im.tests.world import (
     SETTINGS, balance, build_desk_world, count_rows, give_credits, in_transaction, key, set_card_token,
 )
@@ -55,7 +55,7 @@ async def test_direct_customer_purchase_is_tagged_customer_card(runtime):
 
 async def test_credit_price_is_the_configured_price_rounded_half_up(runtime):
     world = await build_desk_world(runtime)
-    settings = DeskImSettings(credit_price="0.0125", max_purchase=1000)
+    settings = load_desk_im_settings(credit_price="0.0125", max_purchase=1000)
     entry = await purchase(runtime, world, "acme", 3, "odd-price", settings=settings)
     assert entry.transaction.amount == Decimal("0.04")  # 0.0375 -> 0.04
 
@@ -133,7 +133,7 @@ async def test_free_channel_records_a_zero_credit_usage_row(runtime):
 async def test_charged_channels_are_configurable(runtime):
     world = await build_desk_world(runtime)
     await give_credits(runtime, world.organizations["acme"], 10)
-    settings = DeskImSettings(charged_channels="TELEGRAM")
+    settings = load_desk_im_settings(charged_channels="TELEGRAM")
     telegram = await messages(runtime, world, "acme", "TELEGRAM", 3, "t", settings=settings)
     whatsapp = await messages(runtime, world, "acme", "WHATSAPP", 3, "w", settings=settings)
     assert (telegram.transaction.credits, whatsapp.transaction.credits, whatsapp.balance) == (-3, 0, 7)
@@ -296,7 +296,7 @@ def test_settings_defaults_and_validation(monkeypatch):
 
 async def test_a_purchase_that_rounds_to_nothing_is_refused(runtime):
     world = await build_desk_world(runtime)
-    settings = DeskImSettings(credit_price="0.003", max_purchase=1000)
+    settings = load_desk_im_settings(credit_price="0.003", max_purchase=1000)
     with pytest.raises(DomainError) as refused:
         await purchase(runtime, world, "acme", 1, "tiny", settings=settings)
     assert refused.value.code == "PURCHASE_TOO_SMALL" and "at least 2 credits" in refused.value.message

@@ -8,26 +8,31 @@ message) and DESK_VOICE_MINUTES (POSTPAID); MAIL has MAIL_EXTRA_STORAGE (PREPAID
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
 from sqlalchemy import select
 
-from gateway.context import Context
 from gateway.runtime import Runtime
 from plugins.desk_im import service
-from plugins.desk_im.settings import DeskImSettings
+from plugins.desk_im.settings import load_desk_im_settings
 from schema import models
 from schema.catalog.service import seed_catalog
 from schema.testing import World, build_world
 
-SETTINGS = DeskImSettings(credit_price="0.05", max_purchase=1000, charged_channels="WHATSAPP")
+SETTINGS = load_desk_im_settings(credit_price="0.05", max_purchase=1000, charged_channels="WHATSAPP")
 CARDS = {"acme": ("RESELLER_CARD", "tok_reseller_visa"), "direct": ("CUSTOMER_CARD", "tok_customer_visa")}
 
 
-async def build_desk_world(runtime: Runtime) -> World:
-    world = await build_world(runtime)
-    world.run = uuid.uuid4().hex[:8]  # type: ignore[attr-defined]  # the fake processor remembers keys across tests
+@dataclasses.dataclass
+class DeskWorld(World):
+    run: str = ""  # this test's prefix for idempotency keys: the fake processor remembers keys across tests
+
+
+async def build_desk_world(runtime: Runtime) -> DeskWorld:
+    base = await build_world(runtime)
+    world = DeskWorld(**{f.name: getattr(base, f.name) for f in dataclasses.fields(World)}, run=uuid.uuid4().hex[:8])
     async with runtime.sessions() as session, session.begin():
         await seed_catalog(session)
         desk = await session.scalar(select(models.Product).where(models.Product.code == "DESK"))
@@ -88,11 +93,10 @@ async def count_rows(runtime: Runtime, model: Any, **where: Any) -> int:
 async def in_transaction(runtime: Runtime, token: str | None, work: Any) -> Any:
     """Run ``work(ctx)`` in one committed transaction as the token's viewer (service-level tests)."""
     async with runtime.context(token=token) as ctx:
-        ctx: Context
         async with ctx.transaction():
             return await work(ctx)
 
 
-def key(world: World, name: str) -> str:
+def key(world: DeskWorld, name: str) -> str:
     """An idempotency key unique to this test run (the same name twice in one test is the same key)."""
-    return f"{world.run}-{name}"  # type: ignore[attr-defined]
+    return f"{world.run}-{name}"

@@ -18,10 +18,11 @@ from gateway.testing import run_query
 from plugins.mail.actions import MAIL_ACTIONS, MANAGER_ACTIONS, RESTRICTED_ACTIONS
 from plugins.mail.testing import MailWorld, add_mail_user, build_mail_world, revoke_delegated_access
 
-OK = ("ok", None)
-FORBIDDEN = ("top", "FORBIDDEN")
-UNAUTHENTICATED = ("top", "UNAUTHENTICATED")
-RESTRICTED = ("user", "PARTNER_ADMIN_RESTRICTED")
+Outcome = tuple[str, str | None]  # ("ok", None), ("top", error code) or ("user", userErrors code)
+OK: Outcome = ("ok", None)
+FORBIDDEN: Outcome = ("top", "FORBIDDEN")
+UNAUTHENTICATED: Outcome = ("top", "UNAUTHENTICATED")
+RESTRICTED: Outcome = ("user", "PARTNER_ADMIN_RESTRICTED")
 
 ACTORS = [
     ("org_super_admin", "org_super_admin", "acme"),
@@ -126,6 +127,7 @@ async def test_mutation_outcome_for_every_actor(runtime, mutation):
         before = len(await _audit_events(runtime))
         result = await run_query(runtime, document, variables, token=mw.token(token_key))
         events = (await _audit_events(runtime))[before:]
+        outcome: Outcome
         if result.errors:
             outcome = ("top", result.error_codes[0])
             assert result.data is None or result.data.get(mutation) is None
@@ -168,6 +170,7 @@ async def test_adding_an_admin_is_a_role_change(runtime):
         variables = {"input": {"organizationId": mw.org_id("acme"), "email": f"u{n}@acme.example", "name": "U",
                                "role": role}}
         result = await run_query(runtime, document, variables, token=mw.token(token_key))
+        got: Outcome
         if result.errors:
             got = ("top", result.error_codes[0])
         elif result.data["addMailUser"]["userErrors"]:

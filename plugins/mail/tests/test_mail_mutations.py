@@ -108,7 +108,7 @@ async def test_user_errors_point_at_the_input(runtime):
     mw = await build_mail_world(runtime)
     acme = mw.org_id("acme")
     token = mw.token("org_super_admin")
-    cases = [
+    cases: list[tuple[str, dict[str, object], str, str, list[str]]] = [
         ("editMailDashboard", {"dashboard": {"widgets": [{"type": "CLOCK", "row": 0, "column": 0}]}}, "mail { dashboard }",
          "INVALID_DASHBOARD", ["dashboard", "widgets", "0", "type"]),
         ("setMailUserProfileImage", {"userId": mw.user_id("acme", "bob"), "imageUrl": "http://x.example/a.png"},
@@ -147,9 +147,11 @@ async def test_settings_mutations_change_what_is_read(runtime):
     mw = await build_mail_world(runtime)
     acme = mw.org_id("acme")
     token = mw.token("org_super_admin")
-    for name, fields in [("setMailOrganizationTfa", {"enabled": True}), ("setMailContactsSync", {"enabled": True}),
-                         ("joinMailReferralProgram", {}),
-                         ("editMailDashboard", {"dashboard": {"widgets": [{"type": "POLICIES", "row": 3, "column": 2}]}})]:
+    changes: list[tuple[str, dict[str, object]]] = [
+        ("setMailOrganizationTfa", {"enabled": True}), ("setMailContactsSync", {"enabled": True}),
+        ("joinMailReferralProgram", {}),
+        ("editMailDashboard", {"dashboard": {"widgets": [{"type": "POLICIES", "row": 3, "column": 2}]}})]
+    for name, fields in changes:
         (await run_query(runtime, mutation(name, "mail { tfaEnabled }"), {"input": {"organizationId": acme, **fields}},
                          token=token)).ok()
     query = ("query($id: ID!) { organization(id: $id) { mail { tfaEnabled contactsSyncEnabled referralProgramJoined "

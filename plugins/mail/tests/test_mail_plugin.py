@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
 
+from gateway.demo import DemoData
 from gateway.testing import create_tables, make_test_runtime, run_query
 from plugins.mail import models
 from plugins.mail import plugin as mail_plugin
@@ -63,7 +63,7 @@ async def _mail_counts(runtime) -> dict[str, int]:
 
 async def test_demo_seed_sets_mail_up_for_organizations_with_a_mail_subscription_once(runtime):
     world = await build_world(runtime)  # acme and direct have a Mail subscription, unverified has none
-    demo = SimpleNamespace(extra={})
+    demo = DemoData()
     for _ in range(2):
         async with runtime.sessions() as session, session.begin():
             await mail_plugin.gateway_seed_demo(session=session, demo=demo)

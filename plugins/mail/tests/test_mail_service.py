@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import DomainError
 from plugins.mail import models, service
 from plugins.mail.testing import build_mail_world
 
 
-async def _count(session, model, *where) -> int:
-    return await session.scalar(select(func.count()).select_from(model).where(*where))
+async def _count(session: AsyncSession, model: type, *where: ColumnElement[bool]) -> int:
+    return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 async def test_change_super_admin_demotes_the_previous_one(runtime):
@@ -23,6 +24,7 @@ async def test_change_super_admin_demotes_the_previous_one(runtime):
     async with runtime.sessions() as session, session.begin():
         setup = await service.load_setup(session, acme)
         new, old = await service.change_super_admin(session, setup, mw.users["acme"]["bob"])
+        assert old is not None
         assert (new.email, new.role) == ("bob@acme.example", "SUPER_ADMIN")
         assert (old.email, old.role) == ("boss@acme.example", "ADMIN")
         assert await _count(session, models.MailUser, models.MailUser.organization_id == acme,
@@ -206,6 +208,7 @@ async def test_policy_rules_and_names_are_validated(runtime):
     mw = await build_mail_world(runtime)
     async with runtime.sessions() as session, session.begin():
         setup = await service.load_setup(session, mw.world.organizations["acme"])
+        rules: object
         for rules in ([], {"match": {}}, [{"match": {"from": "x"}}], [{"match": {"body": "x"}, "action": "BLOCK"}],
                       [{"match": {"from": ""}, "action": "BLOCK"}], [{"match": {"from": "x"}, "action": "DROP"}]):
             with pytest.raises(DomainError) as error:
@@ -245,6 +248,7 @@ async def test_default_setup_uses_the_core_super_admin_in_domain_else_admin_mail
         direct = mw.world.organizations["direct"]
         mail = await service.set_up_mail_with_default_super_admin(session, direct)
         again = await service.set_up_mail_with_default_super_admin(session, direct)
+        assert mail is not None and again is not None
         assert mail.id == again.id
         emails = (await session.scalars(select(models.MailUser.email).where(
             models.MailUser.organization_id == direct, models.MailUser.role == "SUPER_ADMIN"))).all()

@@ -123,7 +123,8 @@ async def test_upgrade_moves_to_latest_and_records_history(runtime, vworld: Vert
         upgrade = await upgrades.upgrade_instance(session, vworld.instances["acme"], upgrades.default_runner, None)
         assert upgrade.status == "COMPLETED" and upgrade.error is None
         assert upgrade.from_version_id == vworld.versions["1.0.0"] and upgrade.to_version_id == vworld.versions["2.0.0"]
-        assert upgrade.started_at is not None and upgrade.completed_at >= upgrade.started_at
+        assert upgrade.started_at is not None and upgrade.completed_at is not None
+        assert upgrade.completed_at >= upgrade.started_at
         instance = await session.get(SolutionInstance, vworld.instances["acme"])
         assert instance.installed_version_id == vworld.versions["2.0.0"]
         with pytest.raises(DomainError) as error:
