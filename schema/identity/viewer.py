@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.composition import Query, extends
-from gateway.context import Context
+from gateway.context import SIGN_IN, Context
+from gateway.errors import Unauthenticated
 from schema.identity.types import User, users_by_pk
 from schema.models import OrganizationMember, PartnerAccess, PartnerMember
 from schema.models import Partner as PartnerRow
@@ -30,23 +30,25 @@ class ViewerQueries:
         ctx: Context = info.context
         viewer = ctx.require_user()
         user = (await users_by_pk(ctx, [viewer.user_id]))[0]
+        if user is None:  # the token's user is gone
+            raise Unauthenticated(SIGN_IN)
         return Viewer(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             is_platform_admin=viewer.is_platform_admin,
             platform_role=viewer.platform_role,
         )
 
 
-async def viewer_memberships(session: object, user_id: int) -> tuple[dict[int, str], dict[int, str]]:
-    partners = (await session.execute(  # type: ignore[attr-defined]
+async def viewer_memberships(session: AsyncSession, user_id: int) -> tuple[dict[int, str], dict[int, str]]:
+    partners = (await session.execute(
         select(PartnerMember.partner_id, PartnerMember.role).where(PartnerMember.user_id == user_id))).all()
-    organizations = (await session.execute(  # type: ignore[attr-defined]
+    organizations = (await session.execute(
         select(OrganizationMember.organization_id, OrganizationMember.role).where(
             OrganizationMember.user_id == user_id, _membership_in_force()))).all()
     return {p: r for p, r in partners}, {o: r for o, r in organizations}
 
 
-def _membership_in_force() -> Any:
+def _membership_in_force() -> ColumnElement[bool]:
     """A membership the customer gave is the user's own; one a partner admin added through delegated access
     (``created_via_partner_id``) is lent: it counts only while that partner's delegation is ACTIVE and the
     partner is not DISABLED. Revocation deletes such memberships; this also covers a disabled partner

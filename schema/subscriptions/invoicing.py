@@ -28,11 +28,10 @@ async def prorated_lines(session: AsyncSession, subscription: Subscription, old:
         amount = prorate(difference, subscription.current_period_start, subscription.current_period_end, at)
         if amount == 0:
             continue
-        if was is None:
-            what = now_.description  # type: ignore[union-attr]
-        elif now_ is None:
+        if now_ is None:
+            assert was is not None  # every key comes from `before` or `after`
             what = f"{was.description} removed"
-        elif now_.description == was.description:
+        elif was is None or now_.description == was.description:
             what = now_.description
         else:
             what = f"{now_.description} (was {was.description})"
