@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Select, and_, func, literal, or_, select
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import QueryableAttribute, aliased
+from sqlalchemy.sql.elements import ColumnElement, SQLColumnExpression
 
 from gateway.errors import BadUserInput
 
@@ -183,18 +183,27 @@ class PageArgs:
 class SortKey:
     """One ORDER BY term of a connection; the last key of a connection must be unique (the id)."""
 
-    expr: ColumnElement[Any]
+    expr: SQLColumnExpression[Any]  # a column attribute (Model.name) or an expression
     descending: bool = False
+
+
+def _column(expr: SQLColumnExpression[Any]) -> ColumnElement[Any]:
+    """The column element a sort or group key stands for (an ORM attribute's is its ``expression``)."""
+    if isinstance(expr, ColumnElement):
+        return expr
+    if isinstance(expr, QueryableAttribute):
+        return expr.expression
+    raise TypeError(f"a sort or group key is a column or a SQL expression, got {expr!r}")
 
 
 def _seek_condition(keys: Sequence[SortKey], values: Sequence[Any], forward: bool) -> ColumnElement[bool]:
     """Rows strictly after (forward) or before the cursor values in the keys' order."""
     terms = []
     for i, key in enumerate(keys):
-        value = literal(values[i], type_=key.expr.type)
+        value = literal(values[i], type_=_column(key.expr).type)
         greater = key.descending != forward  # True: the next rows have a greater value
         step = key.expr > value if greater else key.expr < value
-        equal_prefix = [keys[j].expr == literal(values[j], type_=keys[j].expr.type) for j in range(i)]
+        equal_prefix = [keys[j].expr == literal(values[j], type_=_column(keys[j].expr).type) for j in range(i)]
         terms.append(and_(*equal_prefix, step))
     return or_(*terms)
 
@@ -226,7 +235,7 @@ async def paginate_grouped(
     sort: Sequence[SortKey],
     page: PageArgs,
     to_node: Callable[[Any], Any],
-    group_by: ColumnElement[Any] | None,
+    group_by: SQLColumnExpression[Any] | None,
     group_keys: Sequence[Any],
 ) -> dict[Any, Connection[Any]]:
     """One page per group (e.g. per parent organization) in one statement, plus one lazy count.
@@ -243,7 +252,7 @@ async def paginate_grouped(
     if page.before is not None:
         filtered = filtered.where(_seek_condition(sort, decode_cursor(page.before, width), forward=False))
     order = _order_by(sort, reverse=page.backward)
-    key_labels = [k.expr.label(f"_sort{i}") for i, k in enumerate(sort)]
+    key_labels = [_column(k.expr).label(f"_sort{i}") for i, k in enumerate(sort)]
     if group_by is None:
         query = filtered.add_columns(*key_labels, literal(None).label("_group")).order_by(*order).limit(size + 1)
         rows = [(row[0], list(row[1:1 + width]), None) for row in (await ctx.session.execute(query)).all()]
@@ -285,7 +294,7 @@ async def paginate_grouped(
     return result
 
 
-def _shared_counter(ctx: Context, stmt: Select[Any], group_by: ColumnElement[Any] | None) -> Callable[[Any], Awaitable[int]]:
+def _shared_counter(ctx: Context, stmt: Select[Any], group_by: SQLColumnExpression[Any] | None) -> Callable[[Any], Awaitable[int]]:
     """A count of every group in one statement, run only if some `totalCount` is asked for."""
     counts: dict[Any, int] | None = None
     lock = asyncio.Lock()
