@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Sequence
+from typing import Sequence
 
 from gateway.runtime import Runtime
 from plugins.certificates.demo import ensure_certificate_catalog
@@ -37,5 +37,5 @@ async def add_subscription(runtime: Runtime, organization_id: int, items: dict[s
         return subscription.id
 
 
-def items(pairs: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+def items(pairs: Sequence[tuple[str, int]]) -> list[dict[str, str | int]]:
     return [{"certificateTypeCode": code, "quantity": quantity} for code, quantity in pairs]

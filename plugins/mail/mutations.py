@@ -8,7 +8,7 @@ top-level errors (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -170,7 +170,7 @@ async def mail_mutation(info: strawberry.Info[Context, None],
     return await run_mutation(ctx, payload_cls, run)
 
 
-def audit(ctx: Context, decision: Decision, setup: service.MailSetup, **details: Any) -> None:
+def audit(ctx: Context, decision: Decision, setup: service.MailSetup, **details: object) -> None:
     ctx.audit(decision.action.name, via=decision.via, organization_id=setup.organization.id,
               partner_id=decision.grant.partner_id, details=details)
 

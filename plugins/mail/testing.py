@@ -13,9 +13,9 @@ boss@acme.example, admin alice, member bob, alias info@ -> boss, a policy), ``un
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
 from gateway.relay import encode_id
@@ -40,7 +40,7 @@ class MailWorld:
         return self.world.tokens.get(key)
 
 
-async def add_mapped_only_organization(session: Any, world: World) -> int:
+async def add_mapped_only_organization(session: AsyncSession, world: World) -> int:
     """An organization mapped to the reseller, with no delegated admin access (``world.organizations["mapped"]``)."""
     row = core.Organization(name="Mapped Inc", domain="mapped.example", domain_verified=True,
                             domain_verification_code="verify-mapped", status="ACTIVE", country="FR", city="Lyon",

@@ -73,7 +73,7 @@ def _iso(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def csv_line(row: Sequence[Any]) -> list[Any]:
+def csv_line(row: Sequence[Any]) -> list[object]:
     (pk, org_id, name, domain, country, status, user_type, test, plan, version, last_tx,
      data_used, data_limit, file_used, file_limit, installed_at) = row
     return [encode_id("SolutionInstance", pk), encode_id("Organization", org_id), name, domain, country or "",

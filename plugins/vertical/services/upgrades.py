@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Awaitable, Callable, Sequence
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,7 +117,7 @@ async def upgrade_instances(session: AsyncSession, solution_id: int, conditions:
     Inactive instances and instances already on the latest version are skipped too.
     """
     latest = (await latest_versions(session, [solution_id])).get(solution_id)
-    order: list[Any] = [SolutionInstance.is_test_account.desc()] if test_accounts_first else []
+    order: list[ColumnElement[bool]] = [SolutionInstance.is_test_account.desc()] if test_accounts_first else []
     instances = list((await session.scalars(
         select(SolutionInstance).where(SolutionInstance.solution_id == solution_id, *conditions)
         .order_by(*order, SolutionInstance.id).with_for_update()
