@@ -178,6 +178,7 @@ async def run_mutation(ctx: Context, payload_cls: type[P], body: Callable[[], Aw
             async with ctx.transaction():
                 return await body()
         except DomainError as error:
+            # every payload type has a user_errors field; a type variable cannot say which fields its class has
             return payload_cls(user_errors=[UserError.from_domain(error)])  # type: ignore[call-arg]
         except RetryMutation:
             if attempt == 2:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -23,7 +24,7 @@ log = logging.getLogger("gateway.errors")
 class MaskUnexpectedErrors(SchemaExtension):
     """Known errors keep their message and code; anything else is logged with its stack and masked."""
 
-    def on_operation(self):  # type: ignore[no-untyped-def]
+    def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if not result or not result.errors:

@@ -109,7 +109,9 @@ async def started_stream(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             async for chunk in chunks:
                 yield chunk
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            close = getattr(chunks, "aclose", None)  # an async generator: end it (its cursor) now, not at GC
+            if close is not None:
+                await close()
 
     return rest()
 

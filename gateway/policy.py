@@ -8,7 +8,7 @@ the whole access matrix can be printed and tested.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from gateway.errors import DomainError, Forbidden, PluginContractError
@@ -76,7 +76,7 @@ class ActionRegistry:
         except KeyError:
             raise KeyError(f"undeclared action {name!r}: declare it in a gateway_actions hook") from None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Action]:
         return iter(sorted(self._actions.values(), key=lambda a: a.name))
 
     def permits(self, name: str, grants: Iterable[Grant]) -> bool:
