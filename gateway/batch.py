@@ -2,7 +2,7 @@
 
     @batch_field(description="The partner the organization is mapped to.")
     @staticmethod
-    async def partner(parents: list[Organization], ctx: Context) -> list[Partner | None | GatewayError]:
+    async def partner(parents: list[Organization], ctx: Context) -> list[Partner | None | Exception]:
         ...
 
 Strawberry gets a generated resolver that hands its parent to a per-request
@@ -10,27 +10,27 @@ dataloader keyed by (function, arguments); the dataloader calls the function onc
 per level with the unique parents. The declaration knows nothing of strawberry, so a
 level-batched executor can call it directly (``BatchField.batch_fn``).
 
-A result per parent is the value or the ``GatewayError`` refusing that parent (the
-dataloader raises it for that parent alone). The GraphQL type of the field is the
-item type of the returned list without its error members.
+A result per parent is the value or the exception failing that parent alone (the
+dataloader raises it for that parent): a ``GatewayError`` refusal the client sees, or an
+unexpected error that ``MaskUnexpectedErrors`` masks. The GraphQL type of the field is the
+item type of the returned list without its exception members.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import functools
 import inspect
 import operator
 import types
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
 
 import strawberry
 from aiodataloader import DataLoader
 from strawberry.types.field import StrawberryField
-
-from gateway.errors import GatewayError
 
 if TYPE_CHECKING:  # the context imports this module to build its loaders
     from gateway.context import Context
@@ -39,10 +39,8 @@ ParentT = TypeVar("ParentT")
 ItemT = TypeVar("ItemT")
 P = ParamSpec("P")
 
-# ``async def f(parents: list[Parent], ctx: Context, *, <field arguments>) -> list[Item | GatewayError]``
-BatchFn: TypeAlias = Callable[Concatenate[list[ParentT], "Context", P], Awaitable[Sequence[ItemT | GatewayError]]]
-# Members of a result's union that are a parent's refusal, not part of the GraphQL type.
-ERROR_NAMES = frozenset({"GatewayError", "Exception"})
+# ``async def f(parents: list[Parent], ctx: Context, *, <field arguments>) -> list[Item | Exception]``
+BatchFn: TypeAlias = Callable[Concatenate[list[ParentT], "Context", P], Awaitable[Sequence[ItemT | Exception]]]
 
 
 class BatchField(StrawberryField, Generic[ParentT, P, ItemT]):
@@ -57,8 +55,14 @@ class BatchField(StrawberryField, Generic[ParentT, P, ItemT]):
         return copied
 
 
-def _without_errors(text: str) -> str:
-    """``"Partner | None | GatewayError"`` -> ``"Partner | None"`` (a string annotation's union)."""
+def _is_exception(name: str, namespace: Mapping[str, object]) -> bool:
+    found = namespace.get(name, getattr(builtins, name, None))
+    return isinstance(found, type) and issubclass(found, BaseException)
+
+
+def _without_errors(text: str, namespace: Mapping[str, object]) -> str:
+    """``"Partner | None | Exception"`` -> ``"Partner | None"`` (a string annotation's union; names of
+    exception classes are looked up where the batch function is defined)."""
     tree = ast.parse(text, mode="eval").body
     members: list[ast.expr] = []
 
@@ -70,7 +74,7 @@ def _without_errors(text: str) -> str:
             members.append(node)
 
     flatten(tree)
-    kept = [m for m in members if not (isinstance(m, ast.Name) and m.id in ERROR_NAMES)]
+    kept = [m for m in members if not (isinstance(m, ast.Name) and _is_exception(m.id, namespace))]
     if len(kept) == len(members):
         return text
     if not kept:
@@ -78,17 +82,19 @@ def _without_errors(text: str) -> str:
     return " | ".join(typing.cast(str, ast.get_source_segment(text, m)) for m in kept)
 
 
-def _item_annotation(annotation: object) -> object:
-    """The GraphQL type of a batch field: ``list[Item | GatewayError]`` -> ``Item``."""
+def _item_annotation(annotation: object, namespace: Mapping[str, object] | None = None) -> object:
+    """The GraphQL type of a batch field: ``list[Item | Exception]`` -> ``Item``."""
     if isinstance(annotation, str):
         text = annotation.strip()
         if text.startswith("list[") and text.endswith("]"):
-            return _without_errors(text[5:-1].strip())
+            return _without_errors(text[5:-1].strip(), namespace or {})
         raise TypeError(f"a batch field returns list[...], got {annotation!r}")
     if typing.get_origin(annotation) is list:
         item = typing.get_args(annotation)[0]
         if typing.get_origin(item) in (typing.Union, types.UnionType):
-            kept = [a for a in typing.get_args(item) if not (isinstance(a, type) and issubclass(a, Exception))]
+            kept = [a for a in typing.get_args(item) if not (isinstance(a, type) and issubclass(a, BaseException))]
+            if not kept:
+                raise TypeError(f"a batch field returns values, not only errors: {annotation!r}")
             return functools.reduce(operator.or_, kept)
         return item
     raise TypeError(f"a batch field returns list[...], got {annotation!r}")
@@ -117,7 +123,7 @@ def batch_field(
         fn: BatchFn[Any, ..., Any] = declared.__func__ if isinstance(declared, staticmethod) else declared
         signature = inspect.signature(fn)
         params = list(signature.parameters.values())[2:]  # drop (parents, ctx)
-        item = _item_annotation(signature.return_annotation)
+        item = _item_annotation(signature.return_annotation, getattr(fn, "__globals__", {}))
 
         async def resolver(root: Any, info: strawberry.Info[Context, None], **kwargs: Any) -> object:
             return await info.context.batch_load(fn, root, kwargs)

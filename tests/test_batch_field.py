@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from strawberry.types.base import get_object_definition
 
 from gateway.batch import BatchField, _item_annotation, batch_field
 from gateway.composition import extends
@@ -34,22 +35,27 @@ class OrganizationDomainLength:
     ("list[Partner | None | GatewayError]", "Partner | None"),
     ("list[GatewayError | list['MailAlias']]", "list['MailAlias']"),
     ("list[Connection[MailUser] | Exception]", "Connection[MailUser]"),
+    ("list[Forbidden | Partner | RuntimeError]", "Partner"),
+    ("list[Partner | NotAnError]", "Partner | NotAnError"),  # an unknown name is a type, left to strawberry
     (list[int | None | GatewayError], int | None),
     (list[str], str),
 ])
 def test_the_graphql_type_is_the_item_without_its_errors(annotation: Any, item: Any) -> None:
-    assert _item_annotation(annotation) == item
+    # names of exception classes are looked up in the batch function's module (here: this one) and builtins
+    assert _item_annotation(annotation, globals()) == item
 
 
 def test_a_result_of_errors_only_or_not_a_list_is_refused() -> None:
     with pytest.raises(TypeError, match="not only errors"):
-        _item_annotation("list[GatewayError]")
+        _item_annotation("list[GatewayError | Exception]", globals())
+    with pytest.raises(TypeError, match="not only errors"):
+        _item_annotation(list[GatewayError | Forbidden])
     with pytest.raises(TypeError, match=r"returns list\[\.\.\.\]"):
         _item_annotation("Partner")
 
 
 def test_the_field_keeps_its_batch_function_through_copies() -> None:
-    field = OrganizationDomainLength.__strawberry_definition__.fields[0]
+    field = get_object_definition(OrganizationDomainLength, strict=True).fields[0]
     assert isinstance(field, BatchField) and field.batch_fn is domain_length
     assert copy.copy(field).batch_fn is domain_length
     assert field.description == "The domain's length; refused for domains starting with 'direct' (test plugin)."
