@@ -22,6 +22,7 @@ included (``ActionRegistry.permits``); the SQL scopes below (``visible_organizat
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -81,7 +82,7 @@ class OrganizationAccess:
     domain_verified: bool
     partner_id: int | None
     grants: list[Grant] = field(default_factory=list)
-    revoked_at: Any = None  # the viewer's partner had delegated access and it was revoked
+    revoked_at: dt.datetime | None = None  # the viewer's partner had delegated access and it was revoked
     delegation_blocked_unverified: bool = False
 
     @property
@@ -145,7 +146,8 @@ async def organization_access(ctx: Context, organization_ids: Iterable[int]) -> 
 
 
 # ---------------------------------------------------------------- who reaches an organization, stated once
-def delegation_counts(access: Any = PartnerAccess, organization: Any = Organization) -> ColumnElement[bool]:
+def delegation_counts(access: type[PartnerAccess] = PartnerAccess,
+                      organization: type[Organization] = Organization) -> ColumnElement[bool]:
     """Whether a delegated admin access (a ``PartnerAccess`` row) counts on its organization: it is ACTIVE
     and the domain is verified ("only organizations with a verified domain can be managed"). The one
     statement of the rule, over the two rows (or aliases of them) the caller joined."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
+from gateway.demo import DemoData
 from schema.billing.proration import prorate
 from schema.catalog.pricing import period_charges
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod, Plan, Subscription
@@ -21,7 +22,7 @@ from schema.models import InvoiceLine, Organization, Payment, PaymentMethod, Pla
 _BRANDS = ["VISA", "MASTERCARD", "AMEX", "VISA", "DISCOVER"]
 
 
-async def seed_demo(session: Any, demo: Any, now: dt.datetime | None = None) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | None = None) -> None:
     now = (now or utcnow()).replace(microsecond=0)
     ids = list(demo.organizations.values())
     if not ids:

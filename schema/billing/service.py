@@ -16,6 +16,7 @@ from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.plugins import call_firstresult, maybe_await
+from gateway.policy import Decision
 from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, contains_card_number, skeleton
 from schema.access import audit
 from schema.billing.events import PaymentRecorded
@@ -141,7 +142,7 @@ def check_card_token(card_token: str) -> str:
 
 # ---------------------------------------------------------------- the card on file
 async def update_payment_method(
-    ctx: Context, decision: Any, organization_id: int, *, owner: str, card_token: str, brand: str, last4: str,
+    ctx: Context, decision: Decision, organization_id: int, *, owner: str, card_token: str, brand: str, last4: str,
     exp_month: int, exp_year: int, holder_name: str | None, today: dt.date | None = None,
 ) -> PaymentMethod:
     """Set (or replace) the organization's card: processor token, brand, last 4 digits, expiry, holder, owner.
@@ -169,7 +170,7 @@ async def update_payment_method(
     organization = await ctx.session.get(Organization, organization_id)
     if owner == "RESELLER_CARD" and (organization is None or organization.partner_id is None):
         raise DomainError("NO_RESELLER", "A direct customer has no reseller; use CUSTOMER_CARD.", "owner")
-    acting_partner = getattr(getattr(decision, "grant", None), "partner_id", None)
+    acting_partner = decision.grant.partner_id
     if owner == "RESELLER_CARD" and acting_partner is not None and acting_partner != organization.partner_id:
         # delegated access without the mapping: its card would pay for the mapped reseller's sales
         # and stay on file after the customer revokes it
@@ -189,7 +190,7 @@ async def update_payment_method(
     return method
 
 
-async def remove_payment_method(ctx: Context, decision: Any, organization_id: int) -> PaymentMethod:
+async def remove_payment_method(ctx: Context, decision: Decision, organization_id: int) -> PaymentMethod:
     """Remove the card on file; returns the removed card (for the payload)."""
     method: PaymentMethod | None = await ctx.session.scalar(
         select(PaymentMethod).where(PaymentMethod.organization_id == organization_id).with_for_update())

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import get_or_create_user
 from gateway.db import utcnow
@@ -135,14 +135,14 @@ PEOPLE: list[tuple[str, str, str, str | None, tuple[str, str] | None, tuple[str,
 ]
 
 
-async def seed_demo(session: Any, demo: DemoData) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData) -> None:
     """Partners, organizations, mapping history, delegated access, users for every role and their tokens."""
     await _seed_partners(session, demo)
     new_domains = await _seed_organizations(session, demo)
     await _seed_people(session, demo, new_domains)
 
 
-async def _seed_partners(session: Any, demo: DemoData) -> None:
+async def _seed_partners(session: AsyncSession, demo: DemoData) -> None:
     existing = {p.code: p for p in (await session.scalars(
         select(Partner).where(Partner.code.in_([row[0] for row in PARTNERS])))).all()}
     for code, name, kind, parent, status, city, country in PARTNERS:
@@ -156,7 +156,7 @@ async def _seed_partners(session: Any, demo: DemoData) -> None:
         demo.partners[code] = partner.id
 
 
-async def _seed_organizations(session: Any, demo: DemoData) -> set[str]:
+async def _seed_organizations(session: AsyncSession, demo: DemoData) -> set[str]:
     wanted = demo_organizations()
     existing = {o.domain: o for o in (await session.scalars(
         select(Organization).where(Organization.domain.in_([o.domain for o in wanted])))).all()}
@@ -184,7 +184,7 @@ async def _seed_organizations(session: Any, demo: DemoData) -> set[str]:
     return new
 
 
-def _history(session: Any, demo: DemoData, organization_id: int, spec: DemoOrganization,
+def _history(session: AsyncSession, demo: DemoData, organization_id: int, spec: DemoOrganization,
              created: dt.datetime, now: dt.datetime) -> None:
     """Mapping history (an earlier partner for some) and the delegated access of the current partner."""
     if spec.partner is None:
@@ -205,7 +205,7 @@ def _history(session: Any, demo: DemoData, organization_id: int, spec: DemoOrgan
                                   revoked_at=now - dt.timedelta(days=3) if revoked else None))
 
 
-async def _seed_people(session: Any, demo: DemoData, new_domains: set[str]) -> None:
+async def _seed_people(session: AsyncSession, demo: DemoData, new_domains: set[str]) -> None:
     for label, email, name, platform_role, partner_role, org_role, can in PEOPLE:
         user = await get_or_create_user(session, email, name, platform_role)
         demo.users[user.email] = user.id

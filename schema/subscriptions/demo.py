@@ -8,11 +8,12 @@ umbrella itself; the core adds CERTIFICATES subscriptions only to some generated
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db import utcnow
+from gateway.demo import DemoData
 from schema.catalog.pricing import add_period
 from schema.catalog.service import seed_catalog
 from schema.models import AddOn, Organization, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
@@ -45,7 +46,7 @@ def generated_subscriptions(index: int, domain: str, org_status: str) -> list[tu
     return specs
 
 
-async def seed_demo(session: Any, demo: Any, now: dt.datetime | None = None) -> None:
+async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | None = None) -> None:
     """Subscriptions (with add-ons and their ADDED change) for every demo organization that has none."""
     now = (now or utcnow()).replace(microsecond=0)
     await seed_catalog(session)

@@ -9,6 +9,7 @@ import strawberry
 from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
 from gateway.errors import DomainError
+from gateway.policy import Decision
 from gateway.relay import decode_pk
 from schema.access import authorize_organization
 from schema.models import Subscription as SubscriptionRow
@@ -86,7 +87,7 @@ async def _idempotent(ctx: Context, scope: str, key: str, request: dict[str, Any
 
 
 async def _on_subscription(info: strawberry.Info[Context, None], subscription_id: strawberry.ID, action: str,
-                           apply: Callable[[Context, Any, int], Awaitable[SubscriptionPayload]]) -> SubscriptionPayload:
+                           apply: Callable[[Context, Decision, int], Awaitable[SubscriptionPayload]]) -> SubscriptionPayload:
     ctx: Context = info.context
     pk = decode_pk(subscription_id, "ProductSubscription")
 
@@ -121,7 +122,7 @@ class SubscriptionMutations:
 
     @strawberry.mutation(description="Turn a trial into a paid subscription; charges the first paid period.")
     async def purchase_subscription(self, info: strawberry.Info[Context, None], input: PurchaseSubscriptionInput) -> SubscriptionPayload:
-        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
             return await _idempotent(ctx, f"subscription.purchase:{pk}", input.idempotency_key, {},
                                      lambda: service.purchase_subscription(ctx, decision, pk))
 
@@ -130,7 +131,7 @@ class SubscriptionMutations:
     @strawberry.mutation(description="Change the plan (same product), licenses, storage or add-ons; mid-period "
                                      "increases and decreases add pro-rated lines to the upcoming invoice.")
     async def change_subscription(self, info: strawberry.Info[Context, None], input: ChangeSubscriptionInput) -> SubscriptionPayload:
-        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
             request = {"planCode": input.plan_code, "licenseCount": input.license_count, "storageGb": input.storage_gb,
                        "addOns": None if input.add_ons is None else [[a.code, a.quantity] for a in input.add_ons]}
             return await _idempotent(ctx, f"subscription.change:{pk}", input.idempotency_key, request,
@@ -142,21 +143,21 @@ class SubscriptionMutations:
 
     @strawberry.mutation(description="Turn auto-renewal on or off.")
     async def set_auto_renew(self, info: strawberry.Info[Context, None], input: SetAutoRenewInput) -> SubscriptionPayload:
-        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
             return _payload(await service.set_auto_renew(ctx, decision, pk, input.auto_renew))
 
         return await _on_subscription(info, input.subscription_id, "subscription.set_auto_renew", apply)
 
     @strawberry.mutation(description="Suspend an active or trial subscription.")
     async def suspend_subscription(self, info: strawberry.Info[Context, None], input: SubscriptionInput) -> SubscriptionPayload:
-        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
             return _payload(await service.suspend_subscription(ctx, decision, pk))
 
         return await _on_subscription(info, input.subscription_id, "subscription.suspend", apply)
 
     @strawberry.mutation(description="Enable a suspended subscription again (a cancelled one cannot be).")
     async def enable_subscription(self, info: strawberry.Info[Context, None], input: SubscriptionInput) -> SubscriptionPayload:
-        async def apply(ctx: Context, decision: Any, pk: int) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
             return _payload(await service.enable_subscription(ctx, decision, pk))
 
         return await _on_subscription(info, input.subscription_id, "subscription.enable", apply)
