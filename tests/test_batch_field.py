@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import mypy.api
 import pytest
 from strawberry.types.base import get_object_definition
 
@@ -17,6 +19,8 @@ from gateway.hookspecs import hookimpl
 from gateway.testing import create_tables, make_test_runtime, run_query
 from schema.organizations.types import Organization
 from schema.testing import build_world
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def domain_length(parents: list[Organization], ctx: Context) -> list[int | None | GatewayError]:
@@ -80,3 +84,50 @@ async def test_an_error_in_the_results_refuses_that_parent_alone() -> None:
              "FORBIDDEN")]
     finally:
         await runtime.dispose()
+
+
+TYPED_DECORATORS = '''
+# mypy: disallow-untyped-decorators
+from typing import assert_type
+
+import strawberry
+
+from gateway.batch import BatchField, batch_field
+from gateway.composition import extends
+from gateway.context import Context
+
+
+@strawberry.type
+class Parent:
+    pk: int
+
+
+@extends(Parent)
+class Extension:
+    @batch_field(description="a batch field")
+    @staticmethod
+    async def child(parents: list[Parent], ctx: Context) -> list[str | None | Exception]:
+        return [None for _ in parents]
+
+    @batch_field
+    @staticmethod
+    async def count(parents: list[Parent], ctx: Context, first: int) -> list[int]:
+        return [first for _ in parents]
+
+
+assert_type(Extension, type[Extension])
+assert_type(Extension.child, BatchField[Parent, [], str | None])
+assert_type(Extension.child.batch_fn([Parent(pk=1)], Context.__new__(Context)), Awaitable[Sequence[str | None | Exception]])
+Extension.count.batch_fn([Parent(pk=1)], Context.__new__(Context), first="one")  # E: the argument is an int
+'''
+
+
+def test_decorated_classes_and_batch_functions_keep_their_types(tmp_path: Path) -> None:
+    """The project relaxes disallow_untyped_decorators for strawberry's own decorators (pyproject.toml);
+    its decorators must stay typed: mypy checks this module with the rule on."""
+    snippet = tmp_path / "typed_decorators.py"
+    snippet.write_text(TYPED_DECORATORS.replace(
+        "from typing import assert_type", "from collections.abc import Awaitable, Sequence\nfrom typing import assert_type"))
+    stdout, stderr, status = mypy.api.run(["--config-file", str(ROOT / "pyproject.toml"), str(snippet)])
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and 'Argument "first"' in errors[0] and "int" in errors[0], stdout + stderr
