@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import pluggy
 from aiodataloader import DataLoader
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +40,7 @@ class Host(Protocol):
     """
 
     settings: Settings
-    plugin_manager: Any  # pluggy.PluginManager
+    plugin_manager: pluggy.PluginManager
     actions: ActionRegistry
 
     async def resolve_nodes(self, ctx: Context, ids: list[str]) -> list[Any]: ...
@@ -69,7 +70,7 @@ class Context:
         return self.runtime.settings
 
     @property
-    def hooks(self) -> Any:
+    def hooks(self) -> pluggy.HookRelay:
         return self.runtime.plugin_manager.hook
 
     @property
