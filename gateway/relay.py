@@ -100,8 +100,8 @@ class Connection(Generic[T]):
         return await self.count_total()
 
 
-def make_connection(nodes: Sequence[Any], cursors: Sequence[str], *, has_next: bool, has_previous: bool,
-                    count_total: Callable[[], Awaitable[int]]) -> Connection[Any]:
+def make_connection(nodes: Sequence[T], cursors: Sequence[str], *, has_next: bool, has_previous: bool,
+                    count_total: Callable[[], Awaitable[int]]) -> Connection[T]:
     edges = [Edge(cursor=cursor, node=node) for node, cursor in zip(nodes, cursors, strict=True)]
     return Connection(
         edges=edges,
@@ -219,8 +219,8 @@ async def paginate(
     entity: Any,
     sort: Sequence[SortKey],
     page: PageArgs,
-    to_node: Callable[[Any], Any],
-) -> Connection[Any]:
+    to_node: Callable[[Any], T],
+) -> Connection[T]:
     """Keyset-paginate ``stmt`` (a ``select(entity)`` with its filters) into a Connection."""
     pages = await paginate_grouped(ctx, stmt, entity=entity, sort=sort, page=page, to_node=to_node,
                                    group_by=None, group_keys=[None])
@@ -234,10 +234,10 @@ async def paginate_grouped(
     entity: Any,
     sort: Sequence[SortKey],
     page: PageArgs,
-    to_node: Callable[[Any], Any],
+    to_node: Callable[[Any], T],
     group_by: SQLColumnExpression[Any] | None,
     group_keys: Sequence[Any],
-) -> dict[Any, Connection[Any]]:
+) -> dict[Any, Connection[T]]:
     """One page per group (e.g. per parent organization) in one statement, plus one lazy count.
 
     ``stmt`` must already restrict ``group_by`` to ``group_keys``. Top-N-per-group uses
