@@ -8,6 +8,7 @@ the API. Rows are read with a server-side cursor in chunks and written as they c
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Sequence, TypeAlias, Unpack
 
@@ -53,7 +54,7 @@ def _json_error(status: int, message: str, code: str, headers: dict[str, str] | 
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _iso(value: Any) -> str:
+def _iso(value: dt.datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 

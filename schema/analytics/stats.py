@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from sqlalchemy import BigInteger, Integer, case, cast, func, literal, select, union_all
+from sqlalchemy import BigInteger, Cast, Integer, RowMapping, Subquery, case, cast, func, literal, select, union_all
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.batch import batch_field
 from gateway.context import Context
@@ -32,6 +33,7 @@ from schema.models import Plan as PlanRow
 from schema.models import Subscription as SubscriptionRow
 from schema.models import SubscriptionAddOn as SubscriptionAddOnRow
 from schema.partners.types import Partner, partners_by_pk
+from schema.subscriptions.filters import SubscriptionFilter
 from schema.subscriptions.types import SubscriptionStatus
 
 UNITS = 10_000  # amounts are MoneyAmount(18, 4): exact integers in ten-thousandths
@@ -78,7 +80,7 @@ class SubscriptionStatsRow:
 @dataclass(frozen=True)
 class _Dimension:
     label: str
-    column: Any
+    column: InstrumentedAttribute[Any]  # int, str or their Optional: the dimension's own column
 
 
 DIMENSIONS = {
@@ -90,11 +92,11 @@ DIMENSIONS = {
 }
 
 
-def _units(amount: Any) -> Any:
+def _units(amount: InstrumentedAttribute[Decimal]) -> Cast[int]:
     return cast(func.round(amount * UNITS), BigInteger)
 
 
-def revenue_lines() -> Any:
+def revenue_lines() -> Subquery:
     """One line per subscription (its licenses) and per prepaid add-on: amounts per billing period."""
     plan_lines = (
         select(
@@ -122,7 +124,7 @@ def revenue_lines() -> Any:
     return union_all(plan_lines, add_on_lines).subquery("revenue_lines")
 
 
-async def subscription_stats(ctx: Context, filter: Any, group_by: list[SubscriptionGroupBy]) -> list[SubscriptionStatsRow]:
+async def subscription_stats(ctx: Context, filter: SubscriptionFilter | None, group_by: list[SubscriptionGroupBy]) -> list[SubscriptionStatsRow]:
     """The stats rows the viewer may see, in one statement."""
     dimensions = [DIMENSIONS[g] for g in dict.fromkeys(group_by)]
     lines = revenue_lines()
@@ -150,7 +152,7 @@ async def subscription_stats(ctx: Context, filter: Any, group_by: list[Subscript
     return [_row(row, dimensions) for row in rows]
 
 
-def _row(row: Any, dimensions: list[_Dimension]) -> SubscriptionStatsRow:
+def _row(row: RowMapping, dimensions: list[_Dimension]) -> SubscriptionStatsRow:
     grouped = {d.label for d in dimensions}
     monthly = (Decimal(int(row["monthly_amount"])) + Decimal(int(row["yearly_amount"])) / 12) / UNITS
     status = row["status"] if "status" in grouped else None

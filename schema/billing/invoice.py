@@ -11,13 +11,14 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import select
 
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.plugins import call_hook
+from schema.billing.hookspecs import ComputedInvoiceLine
 from schema.catalog.pricing import add_period, period_charges
 from schema.common import round_money
 from schema.models import AddOn, InvoiceLine, Plan, Subscription, SubscriptionAddOn
@@ -42,8 +43,14 @@ class Preview:
     totals: list[tuple[Decimal, str]]
 
 
-def _line(raw: Any) -> PreviewLine:
-    get = raw.get if isinstance(raw, dict) else lambda name, default=None: getattr(raw, name, default)
+# A plugin's computed line: an object with ComputedInvoiceLine's attributes (the contract), or a dict of them.
+PluginLine = ComputedInvoiceLine | Mapping[str, Any]
+
+
+def _line(raw: PluginLine) -> PreviewLine:
+    def get(name: str, default: object = None) -> Any:
+        return raw.get(name, default) if isinstance(raw, dict) else getattr(raw, name, default)
+
     return PreviewLine(description=str(get("description")), amount=round_money(Decimal(str(get("amount")))),
                        currency=str(get("currency", DEFAULT_CURRENCY)).upper(), prorated=bool(get("prorated", False)),
                        subscription_id=get("subscription_id"))
@@ -82,7 +89,7 @@ async def upcoming_invoices(ctx: Context, organization_ids: list[int], now: dt.d
     pending = (await session.scalars(
         select(InvoiceLine).where(InvoiceLine.organization_id.in_(organization_ids), InvoiceLine.invoiced_at.is_(None))
         .order_by(InvoiceLine.organization_id, InvoiceLine.id))).all()
-    from_plugins: dict[int, list[Any]] = {}
+    from_plugins: dict[int, list[PluginLine]] = {}
     for answer in await call_hook(ctx.hooks.gateway_invoice_lines, ctx=ctx, organization_ids=list(organization_ids)):
         for organization_id, found in (answer or {}).items():
             from_plugins.setdefault(organization_id, []).extend(found)

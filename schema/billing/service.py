@@ -14,6 +14,7 @@ from gateway.card_guard import CARD_NUMBER_CODE
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
+from gateway.models import IdempotencyKey
 from gateway.events import emit
 from gateway.plugins import call_firstresult, maybe_await
 from gateway.policy import Decision
@@ -40,7 +41,7 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
     value = round_money(value)
     if value <= 0:
         raise DomainError("INVALID_AMOUNT", "A charge must be a positive amount.", "amount")
-    claim: Any = None
+    claim: IdempotencyKey | dict[str, Any] | None = None  # the key's row to fill, or the earlier result
     if idempotency_key is not None:
         claim = await ctx.claim_idempotency_key(
             f"billing.charge:{organization_id}", idempotency_key,

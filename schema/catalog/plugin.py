@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_p
 if TYPE_CHECKING:
     from gateway.hookspecs import NodeResolver
 
-def _authenticated(lookup: Callable[..., Awaitable[Sequence[Any]]]) -> NodeResolver:
+def _authenticated(lookup: Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]) -> NodeResolver:
     """The catalog is public to every signed-in viewer."""
 
     async def resolve(ctx: Context, pks: list[int]) -> list[object | None]:
