@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from gateway.auth import get_or_create_user, issue_token
 from gateway.db import utcnow
@@ -151,5 +150,5 @@ async def build_world(runtime: Runtime) -> World:
     return world
 
 
-def role_tokens(world: World, roles: list[str] | None = None) -> list[tuple[str, Any]]:
+def role_tokens(world: World, roles: list[str] | None = None) -> list[tuple[str, str | None]]:
     return [(role, world.tokens.get(role)) for role in (roles or ROLES)]
