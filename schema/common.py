@@ -18,7 +18,7 @@ def required(found: Sequence[T | None], what: str) -> list[T | Exception]:
     """Batch results of a non-null field read by a non-null foreign key: a missing object (only a broken
     database) is an error for that parent alone, saying what is missing, where None would fail the same way
     with "Cannot return null" and nothing for the type checker to hold on to."""
-    return [item if item is not None else LookupError(f"{what} is missing") for item in found]
+    return [item if item is not None else RuntimeError(f"{what} is missing") for item in found]
 
 
 def round_money(amount: Decimal) -> Decimal:
