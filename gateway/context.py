@@ -172,15 +172,17 @@ class Context:
         return row
 
 
-async def run_mutation(ctx: Context, payload_cls: type[P], body: Callable[[], Awaitable[P]]) -> P:
-    """Run ``body`` in one transaction; a DomainError rolls it back and becomes the payload's userErrors."""
+async def run_mutation(ctx: Context, payload_cls: Callable[..., P], body: Callable[[], Awaitable[P]]) -> P:
+    """Run ``body`` in one transaction; a DomainError rolls it back and becomes the payload's userErrors.
+
+    ``payload_cls`` is the payload type (every one has a ``user_errors`` field); typed as a callable
+    because a type variable cannot say which fields its class has."""
     for attempt in range(3):
         try:
             async with ctx.transaction():
                 return await body()
         except DomainError as error:
-            # every payload type has a user_errors field; a type variable cannot say which fields its class has
-            return payload_cls(user_errors=[UserError.from_domain(error)])  # type: ignore[call-arg]
+            return payload_cls(user_errors=[UserError.from_domain(error)])
         except RetryMutation:
             if attempt == 2:
                 raise
