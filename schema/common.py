@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Sequence, TypeVar
+from typing import TypeVar
 
 import strawberry
 
@@ -32,7 +33,7 @@ class Money:
     currency: str
 
     @classmethod
-    def of(cls, amount: Decimal, currency: str) -> "Money":
+    def of(cls, amount: Decimal, currency: str) -> Money:
         return cls(amount=round_money(Decimal(amount)), currency=currency)
 
 

@@ -11,9 +11,9 @@ parts, the access matrix's columns and the standard catalog.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Mapping
 
 import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -137,7 +137,7 @@ async def build_world(runtime: Runtime) -> World:
             session.add(plan)
             await session.flush()
             world.plans[code] = plan.id
-        start = dt.datetime(now.year, now.month, 1, tzinfo=dt.timezone.utc)
+        start = dt.datetime(now.year, now.month, 1, tzinfo=dt.UTC)
         for key, org in (("acme_mail", "acme"), ("direct_mail", "direct")):
             sub = models.Subscription(
                 organization_id=world.organizations[org], product_id=product.id, plan_id=world.plans["MAIL_STANDARD"],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.testing import shared_runtime
 from gateway.runtime import Runtime
+from gateway.testing import shared_runtime
 
 
 @pytest.fixture

@@ -7,7 +7,15 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from gateway.auth import ANONYMOUS, TOKEN_PREFIX, authenticate, bearer_token, get_or_create_user, hash_token, issue_token
+from gateway.auth import (
+    ANONYMOUS,
+    TOKEN_PREFIX,
+    authenticate,
+    bearer_token,
+    get_or_create_user,
+    hash_token,
+    issue_token,
+)
 from gateway.db import utcnow
 from gateway.demo import DemoData, demo_token, ensure_demo_token
 from gateway.errors import Unauthenticated

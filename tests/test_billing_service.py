@@ -13,12 +13,16 @@ from gateway.errors import DomainError
 from schema.billing.processor import DECLINED_TOKEN, FAKE_PROCESSOR
 from schema.billing.proration import prorate
 from schema.billing.service import (
-    add_invoice_line, card_expired, charge_organization, looks_like_card_number, refuse_card_numbers,
+    add_invoice_line,
+    card_expired,
+    charge_organization,
+    looks_like_card_number,
+    refuse_card_numbers,
 )
 from schema.models import InvoiceLine, Payment, PaymentMethod
 from schema.testing import build_world
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def d(y: int, m: int, day: int, hour: int = 0) -> dt.datetime:

@@ -9,8 +9,9 @@ nothing, and every role that may change a card is refused every way of writing o
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from itertools import cycle
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from graphql import (

@@ -7,8 +7,9 @@ orders work; running the step again changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner

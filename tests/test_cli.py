@@ -8,8 +8,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 import pytest
@@ -197,7 +198,7 @@ def test_actions_matrix() -> None:
     assert header[0] == "| Action" and "`platform:ADMIN`" in header and "`org:SUPER_ADMIN`" in header
     row = next(line for line in markdown if line.startswith("| `organization.tag_partner`"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    marks = dict(zip([h.strip(" |`") for h in header[2:]], cells[2:]))
+    marks = dict(zip([h.strip(" |`") for h in header[2:]], cells[2:], strict=False))
     assert marks["org:SUPER_ADMIN"] == "✓" and marks["platform:ADMIN"] == ""
     plain = ok(invoke(["actions"], {"GATEWAY_PLUGINS": "core"}))
     assert "organization.tag_partner (core): tag a partner for this organization" in plain

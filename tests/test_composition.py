@@ -157,7 +157,7 @@ async def test_broken_type_names_the_plugin() -> None:
     @extends(Query)
     class Broken:
         @strawberry.field
-        def gadget(self) -> "NoSuchType":  # type: ignore[name-defined]  # noqa: F821
+        def gadget(self) -> NoSuchType:  # type: ignore[name-defined]  # noqa: F821
             return None
 
     with pytest.raises(PluginContractError) as raised:

@@ -6,13 +6,13 @@ OK means the mutation succeeded with no user error; a code in UPPER_CASE is eith
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from gateway.models import ApiToken
-
 from gateway.relay import encode_id
 from gateway.testing import run_query
 from schema import models

@@ -13,8 +13,7 @@ import pytest
 
 from gateway.budget import DatabaseBudget, RedisBudget, budget_store
 from gateway.cost import parse_document, query_cost
-from gateway.db import utcnow
-from gateway.db import create_engine
+from gateway.db import create_engine, utcnow
 from gateway.http import create_app
 from gateway.models import CostBudget, PersistedQuery
 from gateway.relay import DEFAULT_PAGE_SIZE

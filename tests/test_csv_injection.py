@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from gateway.csv_safety import SafeCsvWriter, csv_cell, neutralise
 from gateway.cli_query import to_csv
+from gateway.csv_safety import SafeCsvWriter, csv_cell, neutralise
 from gateway.http import create_app
 from schema import models
 from schema.testing import build_world
@@ -52,7 +52,7 @@ def test_writer_round_trips_through_csv_reader() -> None:
     writer.writerows(rows)
     read = list(csv.reader(io.StringIO(buffer.getvalue())))
     assert len(read) == len(rows)
-    for original, back in zip(rows[1:-1], read[1:-1]):
+    for original, back in zip(rows[1:-1], read[1:-1], strict=True):
         assert back[1] == "'" + original[1]
         assert back[2] == str(original[2])
     assert read[-1][1] == "line\nbreak"
@@ -77,10 +77,10 @@ async def hostile_world(runtime: Any) -> Any:
     keys = sorted(world.organizations)
     async with runtime.sessions() as session, session.begin():
         # written straight to the tables: the export must be safe whatever validation let in, then or now
-        for key, name in zip(keys, HOSTILE_NAMES):
+        for key, name in zip(keys, HOSTILE_NAMES, strict=False):
             await session.execute(update(models.Organization).where(models.Organization.id == world.organizations[key])
                                   .values(name=name, city="@cmd|' /C calc'!A0", domain=f"={key}.example"))
-    world.hostile = {world.org_id(key): name for key, name in zip(keys, HOSTILE_NAMES)}
+    world.hostile = {world.org_id(key): name for key, name in zip(keys, HOSTILE_NAMES, strict=False)}
     return world
 
 

@@ -17,8 +17,9 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -70,7 +71,7 @@ def assert_unavailable(response: httpx.Response) -> None:
     ConnectionRefusedError(111, "Connection refused"),
     OSError("Multiple exceptions: [Errno 111] Connect call failed"),
     TimeoutError(),
-    asyncio.TimeoutError(),
+    TimeoutError(),
     sa_exc.TimeoutError("QueuePool limit of size 10 overflow 20 reached"),
     sa_exc.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
     sa_exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked")),
@@ -116,7 +117,7 @@ async def test_timeouts_are_applied_to_the_engine() -> None:
         raise Captured()
 
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - Captured, raised inside the driver's connect, may come back wrapped
             async with runtime.engine.connect():
                 pass
     finally:

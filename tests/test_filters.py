@@ -20,7 +20,7 @@ from schema.testing import World, build_world
 NAMES = ["Tie Gamma", "Tie Alpha", "Tie Beta"]
 COUNTRIES = ["US", None, "DE", "FR"]
 STATUSES = ["ACTIVE", "TRIAL", "SUSPENDED", "INACTIVE"]
-BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 ORGANIZATIONS = """
 query($first: Int, $after: String, $last: Int, $before: String, $filter: OrganizationFilter, $orderBy: OrganizationOrder) {

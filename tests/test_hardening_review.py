@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +26,11 @@ from gateway.http import create_app
 from gateway.models import AuditEvent
 from gateway.runtime import Runtime
 from gateway.sensitive import (
-    contains_card_data, contains_card_number, find_card_data, redact_card_data, redact_message,
+    contains_card_data,
+    contains_card_number,
+    find_card_data,
+    redact_card_data,
+    redact_message,
 )
 from gateway.testing import run_query, shared_runtime
 from plugins.mail.testing import build_mail_world

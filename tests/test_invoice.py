@@ -29,7 +29,7 @@ async def invoice(runtime: Any, world: Any, org: str = "acme", token: str = "res
 
 async def test_recurring_charges_and_pending_lines(runtime: Any) -> None:
     world = await build_world(runtime)
-    end = dt.datetime(2030, 1, 15, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2030, 1, 15, tzinfo=dt.UTC)
     async with runtime.sessions() as session, session.begin():
         await seed_catalog(session)
         await session.execute(update(models.Subscription).where(models.Subscription.id == world.subscriptions["acme_mail"])

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 import strawberry
-from sqlalchemy import exc as sa_exc, insert, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert, text
 
 from gateway.composition import Query, extends
 from gateway.errors import BadUserInput

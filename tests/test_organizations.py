@@ -41,9 +41,10 @@ async def test_create_organization_maps_partner_grants_access_and_creates_the_su
     assert "not verified" in org["viewerAccess"]["notice"]
 
     # The super admin exists, signs in with a new token and sees the code too.
+    from sqlalchemy import select
+
     from gateway.auth import issue_token
     from gateway.models import User
-    from sqlalchemy import select
 
     async with runtime.sessions() as session, session.begin():
         user = await session.scalar(select(User).where(User.email == "boss@newco.example"))

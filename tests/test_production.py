@@ -3,7 +3,8 @@ no GraphiQL, and /metrics closed unless a token is given or the client is local.
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest

@@ -10,10 +10,11 @@ its own field's path with its parent object still there.
 
 from __future__ import annotations
 
-import itertools
 import datetime as dt
+import itertools
+from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 from graphql import (

@@ -82,7 +82,7 @@ async def test_converter_builds_each_object_once_and_serves_later_look_ups(runti
         rows = (await ctx.session.scalars(select(OrganizationRow).order_by(OrganizationRow.id))).all()
         convert = loader.converter(ctx)
         built = [convert(row) for row in rows]
-        assert [convert(row) for row in rows] == built and all(a is b for a, b in zip(built, map(convert, rows)))
+        assert [convert(row) for row in rows] == built and all(a is b for a, b in zip(built, map(convert, rows), strict=True))
         with count_statements(runtime) as counter:
             assert await loader(ctx, [rows[0].id]) == [built[0]]
         assert counter.count == 0

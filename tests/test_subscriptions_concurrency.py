@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +52,7 @@ async def test_concurrent_changes_do_not_lose_an_update(runtime: Any, backend_is
         lines = (await session.scalars(select(models.InvoiceLine))).all()
     assert (row.license_count, row.storage_gb, row.version) == (13, 22, 7)
     # each change started from what the previous one left: the history is a chain
-    for before, after in zip(changes, changes[1:]):
+    for before, after in itertools.pairwise(changes):
         assert after.from_licenses == before.to_licenses
         assert after.details["storageGb"]["from"] == before.details["storageGb"]["to"]
     # billed exactly once per step: 3 licenses and 17 GB above the old storage, over half a period

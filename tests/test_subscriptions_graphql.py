@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -18,7 +19,7 @@ from schema.testing import ROLES, World, build_world
 
 OK = "OK"
 MANAGERS = {"platform_admin", "reseller_admin"}
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 async def setup_world(runtime: Any) -> World:

@@ -18,7 +18,7 @@ from schema.catalog.service import seed_catalog
 from schema.subscriptions import service
 from schema.testing import World, build_world
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 4, 1, tzinfo=UTC)
 END = dt.datetime(2026, 5, 1, tzinfo=UTC)  # a 30-day period
 

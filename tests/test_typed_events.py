@@ -176,7 +176,7 @@ def _sample(hint: Any, name: str) -> Any:
     if hint is Decimal:
         return Decimal("1234.5600")
     if hint is dt.datetime:
-        return dt.datetime(2026, 2, 28, 23, 59, 59, 123456, tzinfo=dt.timezone.utc)
+        return dt.datetime(2026, 2, 28, 23, 59, 59, 123456, tzinfo=dt.UTC)
     if hint is dt.date:
         return dt.date(2026, 2, 28)
     raise AssertionError(f"no sample for field {name}: {hint!r} (events carry plain values)")
@@ -252,10 +252,9 @@ def test_a_plugin_declares_its_own_hook_that_another_plugin_implements() -> None
 
 
 def test_the_domain_hooks_are_declared_by_the_parts_that_own_them() -> None:
+    import plugins.vertical.hookspecs
     import schema.billing.hookspecs
     import schema.organizations.hookspecs
-
-    import plugins.vertical.hookspecs
 
     def declared_by(pm: pluggy.PluginManager, hook: str) -> object:
         spec = getattr(pm.hook, hook).spec

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from gateway.policy import Action
 from schema.access import (
-    DELEGATED_ADMIN, MAPPED_ADMIN, MAPPED_ANY, ORG_ADMIN, ORG_MEMBERS, ORG_SUPER_ADMIN, PLATFORM_ADMIN, PLATFORM_ANALYST,
+    DELEGATED_ADMIN,
+    MAPPED_ADMIN,
+    MAPPED_ANY,
+    ORG_ADMIN,
+    ORG_MEMBERS,
+    ORG_SUPER_ADMIN,
+    PLATFORM_ADMIN,
+    PLATFORM_ANALYST,
     UPSTREAM_ANY,
 )
 

@@ -16,7 +16,12 @@ from gateway.db import utcnow
 from gateway.demo import DemoData
 from plugins.certificates.models import CertificateType
 from plugins.certificates.service import (
-    CERTIFICATE_PLAN, CERTIFICATES_PRODUCT, Item, SubscriptionSpec, add_years, create_subscriptions,
+    CERTIFICATE_PLAN,
+    CERTIFICATES_PRODUCT,
+    Item,
+    SubscriptionSpec,
+    add_years,
+    create_subscriptions,
 )
 from schema.models import Plan, Product, Subscription
 

@@ -204,7 +204,7 @@ class CertificateMutations:
         ctx: Context = info.context
         as_of = (input.as_of if input is not None else None) or utcnow()
         if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=dt.timezone.utc)
+            as_of = as_of.replace(tzinfo=dt.UTC)
 
         async def body() -> RenewSubscriptionsPayload:
             decision = authorize_platform(ctx, RENEW_SUBSCRIPTIONS)

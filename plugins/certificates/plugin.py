@@ -6,8 +6,9 @@ only answers the host's hooks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from gateway.hookspecs import hookimpl
 from plugins.certificates.actions import ACTIONS

@@ -7,9 +7,10 @@ Refusals are ``DomainError`` with a stable code (listed in this folder's README.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, Iterable, Sequence, cast
+from typing import Any, cast
 
 from sqlalchemy import CursorResult, ScalarSelect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -184,7 +185,7 @@ async def create_subscriptions(session: AsyncSession, *, organization_id: int, s
                 for i, spec in enumerate(specs)]
     end = add_years(now)
     created = []
-    for spec, items in zip(specs, resolved):
+    for spec, items in zip(specs, resolved, strict=True):
         subscription = Subscription(
             organization_id=organization_id, product_id=plan.product_id, plan_id=plan.id, status="ACTIVE",
             license_count=0, storage_gb=0, auto_renew=spec.auto_renew, current_period_start=now,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Sequence
+from collections.abc import Sequence
 
 from gateway.runtime import Runtime
 from plugins.certificates.demo import ensure_certificate_catalog
 from plugins.certificates.service import Item, SubscriptionSpec, create_subscriptions
 from schema.testing import World, build_world
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(year: int, month: int, day: int, hour: int = 12) -> dt.datetime:

@@ -38,7 +38,7 @@ class CertificateType(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: CertificateTypeRow) -> "CertificateType":
+    def from_row(cls, row: CertificateTypeRow) -> CertificateType:
         return cls(id=strawberry.ID(encode_id("CertificateType", row.id)), code=row.code, name=row.name,
                    unit_price=Money.of(row.unit_price, row.currency), pk=row.id)
 
@@ -52,13 +52,13 @@ class CertificateInventoryLine:
     certificate_type_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: InventoryRow) -> "CertificateInventoryLine":
+    def from_row(cls, row: InventoryRow) -> CertificateInventoryLine:
         return cls(current=row.current, renewal=row.renewal, used=row.used, available=row.current - row.used,
                    certificate_type_pk=row.certificate_type_id)
 
     @batch_field(description="The certificate type of this line.")
     @staticmethod
-    async def certificate_type(parents: list["CertificateInventoryLine"],
+    async def certificate_type(parents: list[CertificateInventoryLine],
                                ctx: Context) -> list[CertificateType | Exception]:
         found = await certificate_types_by_pk(ctx, [p.certificate_type_pk for p in parents])
         # the foreign key keeps the type; should the row be missing, that line alone fails

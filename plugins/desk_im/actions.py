@@ -29,8 +29,15 @@ from __future__ import annotations
 
 from gateway.policy import Action
 from schema.access import (
-    DELEGATED_ADMIN, MAPPED_ADMIN, MAPPED_ANALYST, MESSAGING_SERVICE, ORG_ADMIN, ORG_SUPER_ADMIN, PLATFORM_ADMIN,
-    PLATFORM_ANALYST, UPSTREAM_ANY,
+    DELEGATED_ADMIN,
+    MAPPED_ADMIN,
+    MAPPED_ANALYST,
+    MESSAGING_SERVICE,
+    ORG_ADMIN,
+    ORG_SUPER_ADMIN,
+    PLATFORM_ADMIN,
+    PLATFORM_ANALYST,
+    UPSTREAM_ANY,
 )
 
 READ = "desk_im.read_credits"

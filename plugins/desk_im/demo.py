@@ -16,7 +16,12 @@ from gateway.db import utcnow
 from gateway.demo import DemoData
 from plugins.desk_im.models import ImCreditAccount
 from plugins.desk_im.service import (
-    DESK_PRODUCT, LIVE_SUBSCRIPTION, add_purchased_credits, adjust_credits, consume_credits, credit_price,
+    DESK_PRODUCT,
+    LIVE_SUBSCRIPTION,
+    add_purchased_credits,
+    adjust_credits,
+    consume_credits,
+    credit_price,
 )
 from plugins.desk_im.settings import load_desk_im_settings
 from schema.models import Organization, PartnerMember, Payment, PaymentMethod, Product, Subscription

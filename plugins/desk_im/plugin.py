@@ -6,8 +6,9 @@ and ``recordAddOnUsage``; see README.md in this folder.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from gateway.hookspecs import hookimpl
 from plugins.desk_im.actions import ACTIONS

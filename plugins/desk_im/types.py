@@ -59,7 +59,7 @@ class ImCreditTransaction(Node):
     actor_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_row(cls, row: TransactionRow, *, show_amounts: bool) -> "ImCreditTransaction":
+    def from_row(cls, row: TransactionRow, *, show_amounts: bool) -> ImCreditTransaction:
         amount = Money.of(row.amount, row.currency) if show_amounts and row.amount is not None and row.currency else None
         return cls(
             id=strawberry.ID(encode_id("ImCreditTransaction", row.id)), kind=ImCreditTransactionKind(row.kind),
@@ -72,7 +72,7 @@ class ImCreditTransaction(Node):
     @batch_field(description="Who bought, or which service recorded the usage; null for viewers who may not "
                              "see payment details.")
     @staticmethod
-    async def actor(parents: list["ImCreditTransaction"], ctx: Context) -> list[User | None]:
+    async def actor(parents: list[ImCreditTransaction], ctx: Context) -> list[User | None]:
         return await users_by_pk(ctx, [p.actor_pk for p in parents])
 
 
@@ -84,7 +84,7 @@ class ImCreditAccount:
 
     @batch_field(description="The ledger, newest first.")
     @staticmethod
-    async def transactions(parents: list["ImCreditAccount"], ctx: Context, first: int | None = None,
+    async def transactions(parents: list[ImCreditAccount], ctx: Context, first: int | None = None,
                            after: str | None = None) -> list[Connection[ImCreditTransaction]]:
         keys = list(dict.fromkeys(p.organization_pk for p in parents))
         with_amounts = {p.organization_pk for p in parents if p.show_amounts}

@@ -8,7 +8,8 @@ top-level errors (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND).
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import strawberry
 from strawberry.scalars import JSON

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from gateway.context import Context
 from gateway.events import DomainEvent
 from gateway.hookspecs import hookimpl
-from plugins.mail.demo import seed_demo
 from plugins.mail.actions import MAIL_ACTIONS
+from plugins.mail.demo import seed_demo
 from plugins.mail.models import MODELS
 from plugins.mail.mutations import MailMutations
 from plugins.mail.queries import OrganizationMailField
 from plugins.mail.service import set_up_mail_with_default_super_admin
 from plugins.mail.types import (
-    MailAlias, MailOrganization, MailPolicy, MailUser, visible_mail_aliases, visible_mail_policies, visible_mail_users,
+    MailAlias,
+    MailOrganization,
+    MailPolicy,
+    MailUser,
+    visible_mail_aliases,
+    visible_mail_policies,
+    visible_mail_users,
 )
 from schema.models import Product
 from schema.subscriptions.events import SubscriptionEvent

@@ -25,7 +25,12 @@ from gateway.errors import DomainError
 from gateway.models import User
 from plugins.mail.models import MailAlias, MailBackup, MailOrganization, MailPasswordReset, MailPolicy, MailUser
 from plugins.mail.validation import (
-    DEFAULT_DASHBOARD, normalize_address, validate_dashboard, validate_image_url, validate_name, validate_rules,
+    DEFAULT_DASHBOARD,
+    normalize_address,
+    validate_dashboard,
+    validate_image_url,
+    validate_name,
+    validate_rules,
 )
 from schema.models import Organization, OrganizationMember
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy import select
@@ -45,7 +46,7 @@ class MailUser(Node):
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.MailUser) -> "MailUser":
+    def from_row(cls, row: models.MailUser) -> MailUser:
         return cls(id=strawberry.ID(encode_id("MailUser", row.id)), email=row.email, name=row.name,
                    role=MailUserRole(row.role), profile_image_url=row.profile_image_url, status=row.status,
                    last_backup_at=row.last_backup_at, created_at=row.created_at, pk=row.id,
@@ -53,7 +54,7 @@ class MailUser(Node):
 
     @batch_field(description="The other addresses delivering to this mailbox, by address.")
     @staticmethod
-    async def aliases(parents: list["MailUser"], ctx: Context) -> list[list["MailAlias"]]:
+    async def aliases(parents: list[MailUser], ctx: Context) -> list[list[MailAlias]]:
         rows = (await ctx.session.scalars(select(models.MailAlias).where(
             models.MailAlias.user_id.in_([p.pk for p in parents])).order_by(models.MailAlias.address))).all()
         by_user: dict[int, list[MailAlias]] = {}
@@ -72,13 +73,13 @@ class MailAlias(Node):
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.MailAlias) -> "MailAlias":
+    def from_row(cls, row: models.MailAlias) -> MailAlias:
         return cls(id=strawberry.ID(encode_id("MailAlias", row.id)), address=row.address, created_at=row.created_at,
                    pk=row.id, user_pk=row.user_id, organization_pk=row.organization_id)
 
     @batch_field(description="The mailbox this alias delivers to.")
     @staticmethod
-    async def user(parents: list["MailAlias"], ctx: Context) -> list[MailUser | Exception]:
+    async def user(parents: list[MailAlias], ctx: Context) -> list[MailUser | Exception]:
         found = await mail_users_by_pk(ctx, [p.user_pk for p in parents])
         # the foreign key keeps the user; should the row be missing, that alias alone fails
         return [user or RuntimeError("mail alias without its user") for user in found]
@@ -94,7 +95,7 @@ class MailPolicy(Node):
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.MailPolicy) -> "MailPolicy":
+    def from_row(cls, row: models.MailPolicy) -> MailPolicy:
         return cls(id=strawberry.ID(encode_id("MailPolicy", row.id)), name=row.name, rules=JSON(row.rules),
                    created_at=row.created_at, pk=row.id, organization_pk=row.organization_id)
 
@@ -110,7 +111,7 @@ class MailOrganization:
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.MailOrganization) -> "MailOrganization":
+    def from_row(cls, row: models.MailOrganization) -> MailOrganization:
         return cls(tfa_enabled=row.tfa_enabled, contacts_sync_enabled=row.contacts_sync_enabled,
                    referral_program_joined=row.referral_program_joined_at is not None,
                    referral_program_joined_at=row.referral_program_joined_at, dashboard=JSON(row.dashboard),
@@ -118,7 +119,7 @@ class MailOrganization:
 
     @batch_field(description="The one mail user with the SUPER_ADMIN role.")
     @staticmethod
-    async def super_admin(parents: list["MailOrganization"], ctx: Context) -> list[MailUser | Exception]:
+    async def super_admin(parents: list[MailOrganization], ctx: Context) -> list[MailUser | Exception]:
         rows = (await ctx.session.scalars(select(models.MailUser).where(
             models.MailUser.organization_id.in_([p.organization_pk for p in parents]),
             models.MailUser.role == "SUPER_ADMIN"))).all()
@@ -128,7 +129,7 @@ class MailOrganization:
 
     @batch_field(description="The mail users, by email address.")
     @staticmethod
-    async def users(parents: list["MailOrganization"], ctx: Context, first: int | None = None,
+    async def users(parents: list[MailOrganization], ctx: Context, first: int | None = None,
                     after: str | None = None) -> list[Connection[MailUser]]:
         keys = [p.organization_pk for p in parents]
         pages = await paginate_grouped(
@@ -140,7 +141,7 @@ class MailOrganization:
 
     @batch_field(description="Every alias of the organization, by address.")
     @staticmethod
-    async def aliases(parents: list["MailOrganization"], ctx: Context) -> list[list[MailAlias]]:
+    async def aliases(parents: list[MailOrganization], ctx: Context) -> list[list[MailAlias]]:
         rows = (await ctx.session.scalars(select(models.MailAlias).where(
             models.MailAlias.organization_id.in_([p.organization_pk for p in parents]))
             .order_by(models.MailAlias.address))).all()
@@ -148,7 +149,7 @@ class MailOrganization:
 
     @batch_field(description="Every mail policy of the organization, by name.")
     @staticmethod
-    async def policies(parents: list["MailOrganization"], ctx: Context) -> list[list[MailPolicy]]:
+    async def policies(parents: list[MailOrganization], ctx: Context) -> list[list[MailPolicy]]:
         rows = (await ctx.session.scalars(select(models.MailPolicy).where(
             models.MailPolicy.organization_id.in_([p.organization_pk for p in parents]))
             .order_by(models.MailPolicy.name, models.MailPolicy.id))).all()

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from gateway.policy import Action
 from schema.access import (
-    DELEGATED_ADMIN, MEMBER_ADMIN, MEMBER_DEVELOPER, ORG_ADMIN, ORG_MEMBER, ORG_SUPER_ADMIN, PLATFORM_ADMIN,
+    DELEGATED_ADMIN,
+    MEMBER_ADMIN,
+    MEMBER_DEVELOPER,
+    ORG_ADMIN,
+    ORG_MEMBER,
+    ORG_SUPER_ADMIN,
+    PLATFORM_ADMIN,
     PLATFORM_ANALYST,
 )
 

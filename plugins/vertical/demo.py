@@ -85,7 +85,7 @@ async def seed_demo(session: AsyncSession, demo: DemoData) -> None:
         solutions[name] = solution.id
         existing = {v.version: v.id for v in (await session.scalars(
             select(SolutionVersion).where(SolutionVersion.solution_id == solution.id))).all()}
-        for age, (number, changes) in zip(range(len(published) * 60, 0, -60), published):
+        for age, (number, changes) in zip(range(len(published) * 60, 0, -60), published, strict=True):
             if number not in existing:
                 major, minor, patch = parse_version(number)
                 row = SolutionVersion(solution_id=solution.id, version=number, major=major, minor=minor, patch=patch,

@@ -19,7 +19,12 @@ from plugins.vertical.events import developer_access_event, solution_upgraded
 from plugins.vertical.services import developer_access, solutions, upgrades
 from plugins.vertical.services.customers import customer_conditions
 from plugins.vertical.types import (
-    Solution, SolutionAccountStatus, SolutionCustomerFilter, SolutionInstance, SolutionUpgrade, SolutionVersion,
+    Solution,
+    SolutionAccountStatus,
+    SolutionCustomerFilter,
+    SolutionInstance,
+    SolutionUpgrade,
+    SolutionVersion,
 )
 from schema.access import PLATFORM_ADMIN, audit, authorize_partner
 

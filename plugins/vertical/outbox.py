@@ -26,7 +26,7 @@ class Notification(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: NotificationRow) -> "Notification":
+    def from_row(cls, row: NotificationRow) -> Notification:
         return cls(id=strawberry.ID(encode_id("Notification", row.id)), to=row.to, subject=row.subject,
                    template=row.template, body=row.body, created_at=row.created_at, sent_at=row.sent_at, pk=row.id)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -18,7 +19,11 @@ from plugins.vertical.models import MODELS
 from plugins.vertical.mutations import SolutionMutations
 from plugins.vertical.outbox import Notification, OutboxQueries, visible_notifications
 from plugins.vertical.queries import (
-    OrganizationSolutionFields, SolutionQueries, visible_instances, visible_solutions, visible_upgrades,
+    OrganizationSolutionFields,
+    SolutionQueries,
+    visible_instances,
+    visible_solutions,
+    visible_upgrades,
     visible_versions,
 )
 from plugins.vertical.services.solutions import VERTICAL_PRODUCT, sync_subscription

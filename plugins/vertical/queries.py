@@ -12,8 +12,14 @@ from gateway.relay import Connection, PageArgs, SortKey, decode_pk, paginate
 from plugins.vertical import models
 from plugins.vertical.access import allowed_instances, allowed_solutions
 from plugins.vertical.types import (
-    Solution, SolutionInstance, SolutionUpgrade, SolutionVersion, instances_by_pk, solutions_by_pk,
-    upgrades_by_pk, versions_by_pk,
+    Solution,
+    SolutionInstance,
+    SolutionUpgrade,
+    SolutionVersion,
+    instances_by_pk,
+    solutions_by_pk,
+    upgrades_by_pk,
+    versions_by_pk,
 )
 from schema.access import active_partner_roles
 from schema.organizations.types import Organization

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import strawberry
@@ -110,7 +111,7 @@ class SolutionVersion(Node):
     key: strawberry.Private[tuple[int, int, int]]
 
     @classmethod
-    def from_row(cls, row: models.SolutionVersion) -> "SolutionVersion":
+    def from_row(cls, row: models.SolutionVersion) -> SolutionVersion:
         return cls(id=strawberry.ID(encode_id("SolutionVersion", row.id)), version=row.version, changes=row.changes,
                    published_at=row.published_at, pk=row.id, solution_pk=row.solution_id, key=version_key(row))
 
@@ -124,24 +125,24 @@ class Solution(Node):
     developer_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.Solution) -> "Solution":
+    def from_row(cls, row: models.Solution) -> Solution:
         return cls(id=strawberry.ID(encode_id("Solution", row.id)), name=row.name, created_at=row.created_at,
                    pk=row.id, developer_pk=row.developer_partner_id)
 
     @batch_field(description="The developer partner that owns the solution.")
     @staticmethod
-    async def developer(parents: list["Solution"], ctx: Context) -> list[Partner | Exception]:
+    async def developer(parents: list[Solution], ctx: Context) -> list[Partner | Exception]:
         return required(await partners_by_pk(ctx, [p.developer_pk for p in parents]), "Solution.developer")
 
     @batch_field(description="The highest published version; null before the first publication.")
     @staticmethod
-    async def latest_version(parents: list["Solution"], ctx: Context) -> list[SolutionVersion | None]:
+    async def latest_version(parents: list[Solution], ctx: Context) -> list[SolutionVersion | None]:
         latest = await latest_versions(ctx.session, [p.pk for p in parents])
         return [SolutionVersion.from_row(latest[p.pk]) if p.pk in latest else None for p in parents]
 
     @batch_field(description="Every published version, highest first.")
     @staticmethod
-    async def versions(parents: list["Solution"], ctx: Context) -> list[list[SolutionVersion]]:
+    async def versions(parents: list[Solution], ctx: Context) -> list[list[SolutionVersion]]:
         rows = (await ctx.session.scalars(select(models.SolutionVersion).where(
             models.SolutionVersion.solution_id.in_([p.pk for p in parents])).order_by(
             models.SolutionVersion.major.desc(), models.SolutionVersion.minor.desc(),
@@ -153,9 +154,9 @@ class Solution(Node):
 
     @batch_field(description="The organizations that installed the solution (developers and platform staff).")
     @staticmethod
-    async def customers(parents: list["Solution"], ctx: Context, first: int | None = None, after: str | None = None,
+    async def customers(parents: list[Solution], ctx: Context, first: int | None = None, after: str | None = None,
                         filter: SolutionCustomerFilter | None = None,
-                        ) -> list[Connection["SolutionInstance"] | Exception]:
+                        ) -> list[Connection[SolutionInstance] | Exception]:
         allowed = await allowed_solutions(ctx, "solution.read_customers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         try:
@@ -172,7 +173,7 @@ class Solution(Node):
 
     @batch_field(description="The URL of the CSV export of the customers matching the filter (bearer token).")
     @staticmethod
-    async def customers_csv_url(parents: list["Solution"], ctx: Context,
+    async def customers_csv_url(parents: list[Solution], ctx: Context,
                                 filter: SolutionCustomerFilter | None = None) -> list[str]:
         query = urlencode(filter.query_parameters()) if filter else ""
         return [f"/exports/vertical/solutions/{p.id}/customers.csv" + (f"?{query}" if query else "") for p in parents]
@@ -224,7 +225,7 @@ class SolutionInstance(Node):
     row: strawberry.Private[models.SolutionInstance]
 
     @classmethod
-    def from_row(cls, row: models.SolutionInstance) -> "SolutionInstance":
+    def from_row(cls, row: models.SolutionInstance) -> SolutionInstance:
         return cls(
             id=strawberry.ID(encode_id("SolutionInstance", row.id)),
             account_status=SolutionAccountStatus(row.account_status), user_type=SolutionUserType(row.user_type),
@@ -236,35 +237,35 @@ class SolutionInstance(Node):
 
     @batch_field
     @staticmethod
-    async def solution(parents: list["SolutionInstance"], ctx: Context) -> list[Solution | Exception]:
+    async def solution(parents: list[SolutionInstance], ctx: Context) -> list[Solution | Exception]:
         return required(await solutions_by_pk(ctx, [p.solution_pk for p in parents]), "SolutionInstance.solution")
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["SolutionInstance"], ctx: Context) -> list[Organization | Exception]:
+    async def organization(parents: list[SolutionInstance], ctx: Context) -> list[Organization | Exception]:
         return required(await organizations_by_pk(ctx, [p.organization_pk for p in parents]),
                         "SolutionInstance.organization")
 
     @batch_field
     @staticmethod
-    async def installed_version(parents: list["SolutionInstance"], ctx: Context) -> list[SolutionVersion | Exception]:
+    async def installed_version(parents: list[SolutionInstance], ctx: Context) -> list[SolutionVersion | Exception]:
         return required(await versions_by_pk(ctx, [p.installed_version_pk for p in parents]),
                         "SolutionInstance.installedVersion")
 
     @batch_field(description="The plan of the organization's VERTICAL subscription.")
     @staticmethod
-    async def plan(parents: list["SolutionInstance"], ctx: Context) -> list[Plan | None]:
+    async def plan(parents: list[SolutionInstance], ctx: Context) -> list[Plan | None]:
         return await plans_by_pk(ctx, [p.plan_pk for p in parents])
 
     @batch_field(description="True when a version above the installed one is published.")
     @staticmethod
-    async def upgrade_available(parents: list["SolutionInstance"], ctx: Context) -> list[bool]:
+    async def upgrade_available(parents: list[SolutionInstance], ctx: Context) -> list[bool]:
         latest = await latest_versions(ctx.session, [p.solution_pk for p in parents])
         return [p.solution_pk in latest and latest[p.solution_pk].id != p.installed_version_pk for p in parents]
 
     @batch_field(description="From the installed version to the latest, with the release notes in between; null when up to date.")
     @staticmethod
-    async def upgrade_preview(parents: list["SolutionInstance"], ctx: Context) -> list[UpgradePreview | None]:
+    async def upgrade_preview(parents: list[SolutionInstance], ctx: Context) -> list[UpgradePreview | None]:
         solution_pks = list({p.solution_pk for p in parents})
         rows = (await ctx.session.scalars(select(models.SolutionVersion).where(
             models.SolutionVersion.solution_id.in_(solution_pks)))).all()
@@ -285,8 +286,8 @@ class SolutionInstance(Node):
 
     @batch_field(description="Every upgrade attempt, newest first.")
     @staticmethod
-    async def upgrade_history(parents: list["SolutionInstance"], ctx: Context, first: int | None = None,
-                              after: str | None = None) -> list[Connection["SolutionUpgrade"] | Exception]:
+    async def upgrade_history(parents: list[SolutionInstance], ctx: Context, first: int | None = None,
+                              after: str | None = None) -> list[Connection[SolutionUpgrade] | Exception]:
         allowed = await allowed_instances(ctx, "solution_instance.read", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         table = models.SolutionUpgrade
@@ -299,7 +300,7 @@ class SolutionInstance(Node):
 
     @batch_field(description="The developer's access to this instance, if ever requested or granted.")
     @staticmethod
-    async def developer_access(parents: list["SolutionInstance"], ctx: Context) -> list[DeveloperAccess | None]:
+    async def developer_access(parents: list[SolutionInstance], ctx: Context) -> list[DeveloperAccess | None]:
         rows = await access_by_instance(ctx.session, [p.pk for p in parents])
         see_url = await allowed_instances(ctx, "solution_instance.read_access_url", [p.pk for p in parents])
         result: list[DeveloperAccess | None] = []
@@ -314,7 +315,7 @@ class SolutionInstance(Node):
 
     @batch_field(description="Data and file storage: limit and usage (the customer's admins and granted developers).")
     @staticmethod
-    async def storage(parents: list["SolutionInstance"], ctx: Context) -> list[SolutionStorage | None | Exception]:
+    async def storage(parents: list[SolutionInstance], ctx: Context) -> list[SolutionStorage | None | Exception]:
         allowed = await allowed_instances(ctx, "solution_instance.read_data", [p.pk for p in parents])
         extra = await storage_add_on_gb(ctx.session, [p.organization_pk for p in parents if p.pk in allowed])
         result: list[SolutionStorage | None | Exception] = []
@@ -343,24 +344,24 @@ class SolutionUpgrade(Node):
     to_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: models.SolutionUpgrade) -> "SolutionUpgrade":
+    def from_row(cls, row: models.SolutionUpgrade) -> SolutionUpgrade:
         return cls(id=strawberry.ID(encode_id("SolutionUpgrade", row.id)), status=UpgradeStatus(row.status),
                    started_at=row.started_at, completed_at=row.completed_at, error=row.error, pk=row.id,
                    instance_pk=row.instance_id, from_pk=row.from_version_id, to_pk=row.to_version_id)
 
     @batch_field
     @staticmethod
-    async def from_version(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionVersion | Exception]:
+    async def from_version(parents: list[SolutionUpgrade], ctx: Context) -> list[SolutionVersion | Exception]:
         return required(await versions_by_pk(ctx, [p.from_pk for p in parents]), "SolutionUpgrade.fromVersion")
 
     @batch_field
     @staticmethod
-    async def to_version(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionVersion | Exception]:
+    async def to_version(parents: list[SolutionUpgrade], ctx: Context) -> list[SolutionVersion | Exception]:
         return required(await versions_by_pk(ctx, [p.to_pk for p in parents]), "SolutionUpgrade.toVersion")
 
     @batch_field(description="The instance that was upgraded.")
     @staticmethod
-    async def instance(parents: list["SolutionUpgrade"], ctx: Context) -> list[SolutionInstance | Exception]:
+    async def instance(parents: list[SolutionUpgrade], ctx: Context) -> list[SolutionInstance | Exception]:
         return required(await instances_by_pk(ctx, [p.instance_pk for p in parents]), "SolutionUpgrade.instance")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Sequence, TypeAlias, Unpack
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 from sqlalchemy import Select, select
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 1000
 # a statement of plain columns (not entities): each export line is one row of values
-RowsStatement: TypeAlias = "Select[Unpack[tuple[Any, ...]]]"
+RowsStatement: TypeAlias = "Select[*tuple[Any, ...]]"
 
 ORGANIZATION_COLUMNS = ["id", "name", "domain", "domain_verified", "status", "country", "city",
                         "partner_id", "partner_code", "created_at"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Iterable, Mapping, TypeVar
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy import ColumnElement
@@ -23,7 +24,7 @@ E = TypeVar("E", bound=Enum)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _countries(values: Iterable[str], field: list[str]) -> list[str]:

@@ -63,17 +63,17 @@ class SubscriptionStatsRow:
 
     @batch_field
     @staticmethod
-    async def product(parents: list["SubscriptionStatsRow"], ctx: Context) -> list[Product | None]:
+    async def product(parents: list[SubscriptionStatsRow], ctx: Context) -> list[Product | None]:
         return await products_by_pk(ctx, [p.product_pk for p in parents])
 
     @batch_field
     @staticmethod
-    async def plan(parents: list["SubscriptionStatsRow"], ctx: Context) -> list[Plan | None]:
+    async def plan(parents: list[SubscriptionStatsRow], ctx: Context) -> list[Plan | None]:
         return await plans_by_pk(ctx, [p.plan_pk for p in parents])
 
     @batch_field(description="The partner the organizations are mapped to; null for direct customers.")
     @staticmethod
-    async def partner(parents: list["SubscriptionStatsRow"], ctx: Context) -> list[Partner | None]:
+    async def partner(parents: list[SubscriptionStatsRow], ctx: Context) -> list[Partner | None]:
         return await partners_by_pk(ctx, [p.partner_pk for p in parents])
 
 

@@ -35,24 +35,24 @@ class AuditEvent(Node):
     organization_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_row(cls, row: AuditEventRow) -> "AuditEvent":
+    def from_row(cls, row: AuditEventRow) -> AuditEvent:
         return cls(id=strawberry.ID(encode_id("AuditEvent", row.id)), at=row.at, via=AccessVia(row.via),
                    action=row.action, details=JSON(row.details or {}), actor_pk=row.actor_user_id,
                    partner_pk=row.partner_id, organization_pk=row.organization_id)
 
     @batch_field
     @staticmethod
-    async def actor(parents: list["AuditEvent"], ctx: Context) -> list[User | None]:
+    async def actor(parents: list[AuditEvent], ctx: Context) -> list[User | None]:
         return await users_by_pk(ctx, [p.actor_pk for p in parents])
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["AuditEvent"], ctx: Context) -> list[Partner | None]:
+    async def partner(parents: list[AuditEvent], ctx: Context) -> list[Partner | None]:
         return await partners_by_pk(ctx, [p.partner_pk for p in parents])
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["AuditEvent"], ctx: Context) -> list[Organization | None]:
+    async def organization(parents: list[AuditEvent], ctx: Context) -> list[Organization | None]:
         return await organizations_by_pk(ctx, [p.organization_pk for p in parents])
 
 

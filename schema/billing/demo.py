@@ -39,7 +39,7 @@ async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | No
     for subscription in subscriptions:
         by_org.setdefault(subscription.organization_id, []).append(subscription)
 
-    for index, (domain, organization_id) in enumerate(demo.organizations.items()):
+    for index, organization_id in enumerate(demo.organizations.values()):
         organization = organizations.get(organization_id)
         if organization is None:
             continue

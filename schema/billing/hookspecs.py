@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Awaitable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.hookspecs import hookspec
 

@@ -5,7 +5,8 @@ It declares the billing hooks (``schema/billing/hookspecs.py``) that other plugi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession

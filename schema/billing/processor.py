@@ -8,8 +8,9 @@ or raises :class:`PaymentDeclined`. A deployment plugs a real one in by implemen
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from decimal import Decimal
-from typing import Awaitable, Protocol
+from typing import Protocol
 
 DECLINED_TOKEN = "tok_decline"
 

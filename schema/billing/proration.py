@@ -30,5 +30,5 @@ def prorate(amount: Decimal, period_start: dt.datetime | dt.date, period_end: dt
 
 def _date(value: dt.datetime | dt.date) -> dt.date:
     if isinstance(value, dt.datetime):
-        return (value.astimezone(dt.timezone.utc) if value.tzinfo else value).date()
+        return (value.astimezone(dt.UTC) if value.tzinfo else value).date()
     return value

@@ -14,8 +14,8 @@ from gateway.card_guard import CARD_NUMBER_CODE
 from gateway.context import Context
 from gateway.db import utcnow
 from gateway.errors import DomainError
-from gateway.models import IdempotencyKey
 from gateway.events import emit
+from gateway.models import IdempotencyKey
 from gateway.plugins import call_firstresult, maybe_await
 from gateway.policy import Decision
 from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, contains_card_number, skeleton

@@ -42,7 +42,7 @@ class PaymentMethod:
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: PaymentMethodRow) -> "PaymentMethod":
+    def from_row(cls, row: PaymentMethodRow) -> PaymentMethod:
         return cls(owner=CardOwner(row.owner), brand=row.brand, last4=row.last4, exp_month=row.exp_month,
                    exp_year=row.exp_year, holder_name=row.holder_name, updated_at=row.updated_at,
                    organization_pk=row.organization_id)
@@ -59,14 +59,14 @@ class Payment(Node):
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: PaymentRow) -> "Payment":
+    def from_row(cls, row: PaymentRow) -> Payment:
         return cls(id=strawberry.ID(encode_id("Payment", row.id)), amount=Money.of(row.amount, row.currency),
                    card_owner=CardOwner(row.card_owner), description=row.description, created_at=row.created_at,
                    pk=row.id, organization_pk=row.organization_id)
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["Payment"], ctx: Context) -> list[Organization | Exception]:
+    async def organization(parents: list[Payment], ctx: Context) -> list[Organization | Exception]:
         return required(await organizations_by_pk(ctx, [p.organization_pk for p in parents]), "Organization")
 
 

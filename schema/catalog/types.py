@@ -38,18 +38,18 @@ class Product(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: ProductRow) -> "Product":
+    def from_row(cls, row: ProductRow) -> Product:
         return cls(id=strawberry.ID(encode_id("Product", row.id)), code=row.code, name=row.name, pk=row.id)
 
     @batch_field(description="The plans of this product, cheapest first.")
     @staticmethod
-    async def plans(parents: list["Product"], ctx: Context) -> list[list["Plan"]]:
+    async def plans(parents: list[Product], ctx: Context) -> list[list[Plan]]:
         by_product = await _catalog_children(ctx, PLANS_OF_PRODUCT, PlanRow, [p.pk for p in parents])
         return [[Plan.from_row(row) for row in by_product.get(p.pk, [])] for p in parents]
 
     @batch_field(description="The add-ons of this product.")
     @staticmethod
-    async def add_ons(parents: list["Product"], ctx: Context) -> list[list["AddOn"]]:
+    async def add_ons(parents: list[Product], ctx: Context) -> list[list[AddOn]]:
         by_product = await _catalog_children(ctx, ADD_ONS_OF_PRODUCT, AddOnRow, [p.pk for p in parents])
         return [[AddOn.from_row(row) for row in by_product.get(p.pk, [])] for p in parents]
 
@@ -69,7 +69,7 @@ class Plan(Node):
     rank: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: PlanRow) -> "Plan":
+    def from_row(cls, row: PlanRow) -> Plan:
         return cls(
             id=strawberry.ID(encode_id("Plan", row.id)), code=row.code, name=row.name,
             price_per_license=Money.of(row.price_per_license, row.currency),
@@ -80,7 +80,7 @@ class Plan(Node):
 
     @batch_field(description="The product this plan belongs to.")
     @staticmethod
-    async def product(parents: list["Plan"], ctx: Context) -> list[Product | Exception]:
+    async def product(parents: list[Plan], ctx: Context) -> list[Product | Exception]:
         return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
 
 
@@ -96,7 +96,7 @@ class AddOn(Node):
     product_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: AddOnRow) -> "AddOn":
+    def from_row(cls, row: AddOnRow) -> AddOn:
         return cls(
             id=strawberry.ID(encode_id("AddOn", row.id)), code=row.code, name=row.name,
             unit_price=Money.of(row.unit_price, row.currency), billing=AddOnBilling(row.billing), unit=row.unit,
@@ -105,7 +105,7 @@ class AddOn(Node):
 
     @batch_field(description="The product this add-on belongs to.")
     @staticmethod
-    async def product(parents: list["AddOn"], ctx: Context) -> list[Product | Exception]:
+    async def product(parents: list[AddOn], ctx: Context) -> list[Product | Exception]:
         return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
 
 

@@ -44,7 +44,7 @@ class LargeDeal(Node):
     organization_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: LargeDealRow) -> "LargeDeal":
+    def from_row(cls, row: LargeDealRow) -> LargeDeal:
         return cls(
             id=strawberry.ID(encode_id("LargeDeal", row.id)), product_code=row.product_code,
             estimated_licenses=row.estimated_licenses, estimated_value=Money.of(row.estimated_value, row.currency),
@@ -54,7 +54,7 @@ class LargeDeal(Node):
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["LargeDeal"], ctx: Context) -> list[Partner | Exception]:
+    async def partner(parents: list[LargeDeal], ctx: Context) -> list[Partner | Exception]:
         return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
     # A deal outlives its customer's mapping: once the customer tags another partner, the deal's partner may
@@ -64,13 +64,13 @@ class LargeDeal(Node):
                  deprecation_reason="Use `customer`: it is null (with a FORBIDDEN error) when you may no longer see "
                                     "the organization, where this field nulls the deal and its list.")
     @staticmethod
-    async def organization(parents: list["LargeDeal"], ctx: Context) -> list[Organization | Exception]:
+    async def organization(parents: list[LargeDeal], ctx: Context) -> list[Organization | Exception]:
         return await deal_customers(parents, ctx)
 
     @batch_field(description="The customer of the deal; null, with a FORBIDDEN error at its path, once you may no "
                              "longer see it (e.g. it tagged another partner).")
     @staticmethod
-    async def customer(parents: list["LargeDeal"], ctx: Context) -> list[Organization | None | Exception]:
+    async def customer(parents: list[LargeDeal], ctx: Context) -> list[Organization | None | Exception]:
         return list(await deal_customers(parents, ctx))  # a copy: list is invariant, this field may also be null
 
 

@@ -21,7 +21,7 @@ class User(Node):
     pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: UserRow) -> "User":
+    def from_row(cls, row: UserRow) -> User:
         return cls(id=strawberry.ID(encode_id("User", row.id)), email=row.email, name=row.name, pk=row.id)
 
 

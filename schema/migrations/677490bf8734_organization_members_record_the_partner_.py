@@ -5,17 +5,16 @@ Revises: cb499db9bb03
 Create Date: 2026-12-02 03:23:14.296832
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '677490bf8734'
-down_revision: Union[str, Sequence[str], None] = 'cb499db9bb03'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = 'cb499db9bb03'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

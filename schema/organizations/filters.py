@@ -48,7 +48,7 @@ class OrganizationOrder:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def organization_filter_clause(filter: OrganizationFilter | None) -> list[ColumnElement[bool]]:

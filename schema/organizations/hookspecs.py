@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Awaitable
+from collections.abc import Awaitable
 
 from gateway.hookspecs import hookspec
 

@@ -5,7 +5,8 @@ It declares the organizations hooks (``schema/organizations/hookspecs.py``) that
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession

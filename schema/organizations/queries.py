@@ -15,7 +15,12 @@ from schema.identity.viewer import Viewer
 from schema.models import Organization as OrganizationRow
 from schema.models import Partner as PartnerRow
 from schema.models import PartnerAccess as PartnerAccessRow
-from schema.organizations.filters import OrganizationFilter, OrganizationOrder, organization_filter_clause, organization_sort
+from schema.organizations.filters import (
+    OrganizationFilter,
+    OrganizationOrder,
+    organization_filter_clause,
+    organization_sort,
+)
 from schema.organizations.types import Organization, organizations_by_pk, refusal, visible_organizations
 from schema.partners.types import Partner, PartnerKind, partners_by_pk, visible_partners
 

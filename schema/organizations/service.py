@@ -15,10 +15,13 @@ from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.plugins import call_firstresult
-from schema.common import AddressInput, clean_address, clean_name, validate_country
+from schema.common import AddressInput, clean_address, clean_name
 from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping, PaymentMethod
 from schema.organizations.events import (
-    OrganizationCreated, PartnerAccessGranted, PartnerAccessRevoked, PartnerMappingChanged,
+    OrganizationCreated,
+    PartnerAccessGranted,
+    PartnerAccessRevoked,
+    PartnerMappingChanged,
 )
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

@@ -52,12 +52,12 @@ class PartnerAccess:
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["PartnerAccess"], ctx: Context) -> list[Partner | Exception]:
+    async def partner(parents: list[PartnerAccess], ctx: Context) -> list[Partner | Exception]:
         return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
     @batch_field
     @staticmethod
-    async def revoked_by(parents: list["PartnerAccess"], ctx: Context) -> list[User | None]:
+    async def revoked_by(parents: list[PartnerAccess], ctx: Context) -> list[User | None]:
         return await visible_users(ctx, [p.revoked_by_pk for p in parents], as_actors=True)
 
 
@@ -76,7 +76,7 @@ class PartnerMapping:
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["PartnerMapping"], ctx: Context) -> list[Partner | Exception]:
+    async def partner(parents: list[PartnerMapping], ctx: Context) -> list[Partner | Exception]:
         return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
 
@@ -88,19 +88,19 @@ class OrganizationMember:
     added_by_partner_pk: strawberry.Private[int | None] = None
 
     @classmethod
-    def from_row(cls, row: MemberRow) -> "OrganizationMember":
+    def from_row(cls, row: MemberRow) -> OrganizationMember:
         return cls(role=OrganizationRole(row.role), joined_at=row.created_at, user_pk=row.user_id,
                    added_by_partner_pk=row.created_via_partner_id)
 
     @batch_field
     @staticmethod
-    async def user(parents: list["OrganizationMember"], ctx: Context) -> list[User | Exception]:
+    async def user(parents: list[OrganizationMember], ctx: Context) -> list[User | Exception]:
         return required(await users_by_pk(ctx, [p.user_pk for p in parents]), "User")
 
     @batch_field(description="The partner whose admin added this member through delegated admin access; the "
                              "membership ends when that partner's access is revoked. Null for the organization's own.")
     @staticmethod
-    async def added_by_partner(parents: list["OrganizationMember"], ctx: Context) -> list[Partner | None]:
+    async def added_by_partner(parents: list[OrganizationMember], ctx: Context) -> list[Partner | None]:
         return await partners_by_pk(ctx, [p.added_by_partner_pk for p in parents])
 
 
@@ -119,7 +119,7 @@ class Organization(Node):
     verification_code: strawberry.Private[str]
 
     @classmethod
-    def from_row(cls, row: OrganizationRow) -> "Organization":
+    def from_row(cls, row: OrganizationRow) -> Organization:
         address = None
         if any((row.address_line1, row.address_line2, row.address_line3, row.city, row.postal_code, row.state, row.country)):
             address = Address(line1=row.address_line1, line2=row.address_line2, line3=row.address_line3,
@@ -133,23 +133,23 @@ class Organization(Node):
 
     @batch_field(description="Shown to the organization's admins and its partner's admins until the domain is verified.")
     @staticmethod
-    async def domain_verification_code(parents: list["Organization"], ctx: Context) -> list[str | None]:
+    async def domain_verification_code(parents: list[Organization], ctx: Context) -> list[str | None]:
         allowed = await allowed_organizations(ctx, "organization.read_verification_code", [p.pk for p in parents])
         return [p.verification_code if p.pk in allowed and not p.domain_verified else None for p in parents]
 
     @batch_field(description="The partner the organization is mapped to; null for a direct customer.")
     @staticmethod
-    async def partner(parents: list["Organization"], ctx: Context) -> list[Partner | None]:
+    async def partner(parents: list[Organization], ctx: Context) -> list[Partner | None]:
         return await partners_by_pk(ctx, [p.partner_pk for p in parents])
 
     @batch_field(description="The reseller that manages the account, if any.")
     @staticmethod
-    async def customer_partner(parents: list["Organization"], ctx: Context) -> list[Partner | None]:
+    async def customer_partner(parents: list[Organization], ctx: Context) -> list[Partner | None]:
         return await partners_by_pk(ctx, [p.customer_partner_pk for p in parents])
 
     @batch_field(description="Every partner mapping, newest first.")
     @staticmethod
-    async def partner_mappings(parents: list["Organization"], ctx: Context) -> list[list[PartnerMapping]]:
+    async def partner_mappings(parents: list[Organization], ctx: Context) -> list[list[PartnerMapping]]:
         rows = (await ctx.session.scalars(
             select(PartnerMappingRow).where(PartnerMappingRow.organization_id.in_([p.pk for p in parents]))
             .order_by(PartnerMappingRow.mapped_at.desc(), PartnerMappingRow.id.desc())
@@ -163,7 +163,7 @@ class Organization(Node):
 
     @batch_field(description="The current partner's delegated admin access (the latest grant), if any.")
     @staticmethod
-    async def partner_access(parents: list["Organization"], ctx: Context) -> list[PartnerAccess | None]:
+    async def partner_access(parents: list[Organization], ctx: Context) -> list[PartnerAccess | None]:
         rows = (await ctx.session.scalars(
             select(PartnerAccessRow).where(PartnerAccessRow.organization_id.in_([p.pk for p in parents]))
             .order_by(PartnerAccessRow.granted_at, PartnerAccessRow.id)
@@ -183,7 +183,7 @@ class Organization(Node):
 
     @batch_field(description="How you reach this organization, and what that means.")
     @staticmethod
-    async def viewer_access(parents: list["Organization"], ctx: Context) -> list[ViewerAccess]:
+    async def viewer_access(parents: list[Organization], ctx: Context) -> list[ViewerAccess]:
         access = await organization_access(ctx, [p.pk for p in parents])
         result = []
         for parent in parents:
@@ -204,7 +204,7 @@ class Organization(Node):
 
     @batch_field(description="The organization's users and their roles (business data).")
     @staticmethod
-    async def members(parents: list["Organization"], ctx: Context, first: int | None = None,
+    async def members(parents: list[Organization], ctx: Context, first: int | None = None,
                       after: str | None = None) -> list[Connection[OrganizationMember] | Exception]:
         allowed = await allowed_organizations(ctx, "organization.read_members", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]

@@ -50,7 +50,7 @@ class Partner(Node):
     parent_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_row(cls, row: PartnerRow) -> "Partner":
+    def from_row(cls, row: PartnerRow) -> Partner:
         return cls(
             id=strawberry.ID(encode_id("Partner", row.id)), name=row.name, code=row.code,
             kind=PartnerKind(row.kind), status=PartnerStatus(row.status), address=address_from_json(row.address),
@@ -59,14 +59,14 @@ class Partner(Node):
 
     @batch_field(description="The distributor this reseller belongs to.")
     @staticmethod
-    async def parent(parents: list["Partner"], ctx: Context) -> list["Partner | None"]:
+    async def parent(parents: list[Partner], ctx: Context) -> list[Partner | None]:
         found = await partners_by_pk(ctx, [p.parent_pk for p in parents])
         return found
 
     @batch_field(description="The resellers under this partner.")
     @staticmethod
-    async def resellers(parents: list["Partner"], ctx: Context, first: int | None = None,
-                        after: str | None = None) -> list[Connection["Partner"] | Exception]:
+    async def resellers(parents: list[Partner], ctx: Context, first: int | None = None,
+                        after: str | None = None) -> list[Connection[Partner] | Exception]:
         allowed = await allowed_partners(ctx, "partner.read_resellers", [p.pk for p in parents])
         keys = [p.pk for p in parents if p.pk in allowed]
         pages = await paginate_grouped(

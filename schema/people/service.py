@@ -89,7 +89,7 @@ async def create_api_token(ctx: Context, *, name: str, expires_at: dt.datetime |
         raise DomainError("INVALID_NAME", "A token needs a name of 1 to 200 characters.", "name")
     if expires_at is not None:
         if expires_at.tzinfo is None:
-            expires_at = expires_at.replace(tzinfo=dt.timezone.utc)
+            expires_at = expires_at.replace(tzinfo=dt.UTC)
         if expires_at <= utcnow():
             raise DomainError("EXPIRY_IN_PAST", "expiresAt must be in the future.", "expiresAt")
     user: User | None = await ctx.session.get(User, ctx.viewer.user_id)

@@ -29,17 +29,17 @@ class PartnerMember:
     partner_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: PartnerMemberRow) -> "PartnerMember":
+    def from_row(cls, row: PartnerMemberRow) -> PartnerMember:
         return cls(role=PartnerRole(row.role), joined_at=row.created_at, user_pk=row.user_id, partner_pk=row.partner_id)
 
     @batch_field
     @staticmethod
-    async def user(parents: list["PartnerMember"], ctx: Context) -> list[User | Exception]:
+    async def user(parents: list[PartnerMember], ctx: Context) -> list[User | Exception]:
         return required(await users_by_pk(ctx, [p.user_pk for p in parents]), "User")
 
     @batch_field
     @staticmethod
-    async def partner(parents: list["PartnerMember"], ctx: Context) -> list[Partner | Exception]:
+    async def partner(parents: list[PartnerMember], ctx: Context) -> list[Partner | Exception]:
         return required(await partners_by_pk(ctx, [p.partner_pk for p in parents]), "Partner")
 
 
@@ -53,7 +53,7 @@ class ApiToken(Node):
     revoked_at: dt.datetime | None
 
     @classmethod
-    def from_row(cls, row: ApiTokenRow) -> "ApiToken":
+    def from_row(cls, row: ApiTokenRow) -> ApiToken:
         return cls(id=strawberry.ID(encode_id("ApiToken", row.id)), name=row.name, prefix=row.prefix,
                    created_at=row.created_at, expires_at=row.expires_at, revoked_at=row.revoked_at)
 

@@ -25,7 +25,7 @@ class SubscriptionFilter:
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def subscription_filter_clause(filter: SubscriptionFilter | None) -> list[ColumnElement[bool]]:

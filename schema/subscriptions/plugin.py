@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +13,10 @@ from schema.subscriptions.demo import seed_demo
 from schema.subscriptions.mutations import SubscriptionMutations
 from schema.subscriptions.queries import InvoiceLineSubscriptionField, OrganizationSubscriptionFields
 from schema.subscriptions.types import (
-    ProductSubscription, SubscriptionChange, visible_subscription_changes, visible_subscriptions,
+    ProductSubscription,
+    SubscriptionChange,
+    visible_subscription_changes,
+    visible_subscriptions,
 )
 
 if TYPE_CHECKING:

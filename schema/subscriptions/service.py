@@ -115,7 +115,7 @@ async def _resolve_add_ons(session: AsyncSession, product_id: int, requests: lis
         raise DomainError("DUPLICATE_ADD_ON", "Each add-on may be listed once.", "addOns")
     found = await add_ons_by_code(session, codes)
     result: dict[int, tuple[AddOn, int]] = {}
-    for request, code in zip(requests, codes):
+    for request, code in zip(requests, codes, strict=True):
         add_on = found[code]
         if add_on.product_id != product_id:
             raise DomainError("ADD_ON_OF_ANOTHER_PRODUCT", f"The add-on {code} belongs to another product.",
@@ -290,7 +290,7 @@ async def change_subscription(
     subscription.license_count = new_licenses
     subscription.storage_gb = new_storage
     subscription.version += 1
-    for pk, (add_on, quantity) in requested.items():
+    for pk, (_add_on, quantity) in requested.items():
         existing = await session.scalar(select(SubscriptionAddOn).where(
             SubscriptionAddOn.subscription_id == subscription.id, SubscriptionAddOn.add_on_id == pk))
         if quantity == 0 and existing is not None:

@@ -55,7 +55,7 @@ class SubscriptionAddOn:
 
     @batch_field
     @staticmethod
-    async def add_on(parents: list["SubscriptionAddOn"], ctx: Context) -> list[AddOn | Exception]:
+    async def add_on(parents: list[SubscriptionAddOn], ctx: Context) -> list[AddOn | Exception]:
         return required(await add_ons_by_pk(ctx, [p.add_on_pk for p in parents]), "AddOn")
 
 
@@ -74,7 +74,7 @@ class SubscriptionChange(Node):
     actor_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_row(cls, row: SubscriptionChangeRow) -> "SubscriptionChange":
+    def from_row(cls, row: SubscriptionChangeRow) -> SubscriptionChange:
         via = AccessVia(row.via) if row.via in AccessVia.__members__ else None
         return cls(
             id=strawberry.ID(encode_id("SubscriptionChange", row.id)), kind=SubscriptionChangeKind(row.kind),
@@ -84,17 +84,17 @@ class SubscriptionChange(Node):
 
     @batch_field
     @staticmethod
-    async def from_plan(parents: list["SubscriptionChange"], ctx: Context) -> list[Plan | None]:
+    async def from_plan(parents: list[SubscriptionChange], ctx: Context) -> list[Plan | None]:
         return await plans_by_pk(ctx, [p.from_plan_pk for p in parents])
 
     @batch_field
     @staticmethod
-    async def to_plan(parents: list["SubscriptionChange"], ctx: Context) -> list[Plan | None]:
+    async def to_plan(parents: list[SubscriptionChange], ctx: Context) -> list[Plan | None]:
         return await plans_by_pk(ctx, [p.to_plan_pk for p in parents])
 
     @batch_field(description="Who made the change: null for the system (e.g. renewals) and for people you may not see.")
     @staticmethod
-    async def actor(parents: list["SubscriptionChange"], ctx: Context) -> list[User | None]:
+    async def actor(parents: list[SubscriptionChange], ctx: Context) -> list[User | None]:
         return await visible_users(ctx, [p.actor_pk for p in parents], as_actors=True)
 
 
@@ -115,7 +115,7 @@ class ProductSubscription(Node):
     plan_pk: strawberry.Private[int]
 
     @classmethod
-    def from_row(cls, row: SubscriptionRow) -> "ProductSubscription":
+    def from_row(cls, row: SubscriptionRow) -> ProductSubscription:
         return cls(
             id=strawberry.ID(encode_id("ProductSubscription", row.id)), status=SubscriptionStatus(row.status),
             license_count=row.license_count, storage_gb=row.storage_gb, auto_renew=row.auto_renew,
@@ -126,29 +126,29 @@ class ProductSubscription(Node):
 
     @batch_field
     @staticmethod
-    async def organization(parents: list["ProductSubscription"], ctx: Context) -> list[Organization | Exception]:
+    async def organization(parents: list[ProductSubscription], ctx: Context) -> list[Organization | Exception]:
         return required(await organizations_by_pk(ctx, [p.organization_pk for p in parents]), "Organization")
 
     @batch_field
     @staticmethod
-    async def product(parents: list["ProductSubscription"], ctx: Context) -> list[Product | Exception]:
+    async def product(parents: list[ProductSubscription], ctx: Context) -> list[Product | Exception]:
         return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
 
     @batch_field
     @staticmethod
-    async def plan(parents: list["ProductSubscription"], ctx: Context) -> list[Plan | Exception]:
+    async def plan(parents: list[ProductSubscription], ctx: Context) -> list[Plan | Exception]:
         return required(await plans_by_pk(ctx, [p.plan_pk for p in parents]), "Plan")
 
     @batch_field(description="The add-ons on this subscription.")
     @staticmethod
-    async def add_ons(parents: list["ProductSubscription"], ctx: Context) -> list[list[SubscriptionAddOn]]:
+    async def add_ons(parents: list[ProductSubscription], ctx: Context) -> list[list[SubscriptionAddOn]]:
         by_sub = await subscription_add_ons(ctx, [p.pk for p in parents])
         return [[SubscriptionAddOn(quantity=row.quantity, add_on_pk=row.add_on_id) for row in by_sub.get(p.pk, [])]
                 for p in parents]
 
     @batch_field(description="The history of this subscription, newest first.")
     @staticmethod
-    async def changes(parents: list["ProductSubscription"], ctx: Context, first: int | None = None,
+    async def changes(parents: list[ProductSubscription], ctx: Context, first: int | None = None,
                       after: str | None = None) -> list[Connection[SubscriptionChange] | Exception]:
         allowed = await allowed_organizations(ctx, READ_ACTION, {p.organization_pk for p in parents})
         keys = [p.pk for p in parents if p.organization_pk in allowed]

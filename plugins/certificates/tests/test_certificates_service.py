@@ -10,8 +10,17 @@ from sqlalchemy import func, select
 from gateway.errors import DomainError
 from plugins.certificates.models import CertificateInventory
 from plugins.certificates.service import (
-    CURRENT, RENEWAL, Item, SubscriptionSpec, add_inventory, add_years, create_subscriptions, next_period,
-    prorated_amount, renew_due, use_inventory,
+    CURRENT,
+    RENEWAL,
+    Item,
+    SubscriptionSpec,
+    add_inventory,
+    add_years,
+    create_subscriptions,
+    next_period,
+    prorated_amount,
+    renew_due,
+    use_inventory,
 )
 from plugins.certificates.testing import add_subscription, at, certificate_world
 from schema.models import InvoiceLine, Subscription, SubscriptionChange

@@ -5,17 +5,16 @@ Revises:
 Create Date: 2026-11-22 04:45:49.116970
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '660603aeea96'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = ('desk_im',)
-depends_on: Union[str, Sequence[str], None] = 'cb499db9bb03'
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ('desk_im',)
+depends_on: str | Sequence[str] | None = 'cb499db9bb03'
 
 
 def upgrade() -> None:

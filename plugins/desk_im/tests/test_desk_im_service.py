@@ -13,7 +13,14 @@ from plugins.desk_im import service
 from plugins.desk_im.models import ImCreditAccount, ImCreditTransaction
 from plugins.desk_im.settings import DeskImSettingsError, load_desk_im_settings
 from plugins.desk_im.tests.world import (
-    SETTINGS, balance, build_desk_world, count_rows, give_credits, in_transaction, key, set_card_token,
+    SETTINGS,
+    balance,
+    build_desk_world,
+    count_rows,
+    give_credits,
+    in_transaction,
+    key,
+    set_card_token,
 )
 from schema import models
 from schema.billing.processor import FAKE_PROCESSOR

@@ -8,7 +8,8 @@ last, after acme's delegated access was revoked.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select

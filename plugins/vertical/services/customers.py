@@ -11,7 +11,11 @@ from sqlalchemy import ColumnElement, Select, func, select
 from gateway.errors import DomainError
 from plugins.vertical.models import SolutionInstance, SolutionVersion
 from plugins.vertical.services.solutions import (
-    ACCOUNT_STATUSES, LIVE_SUBSCRIPTION, STORAGE_ADD_ON, USER_TYPES, VERTICAL_PRODUCT,
+    ACCOUNT_STATUSES,
+    LIVE_SUBSCRIPTION,
+    STORAGE_ADD_ON,
+    USER_TYPES,
+    VERTICAL_PRODUCT,
 )
 from schema.models import AddOn, Organization, Plan, Product, Subscription, SubscriptionAddOn
 
@@ -30,7 +34,7 @@ class CustomerFilter:
 
 
 def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 def customer_conditions(filter: CustomerFilter | None) -> list[ColumnElement[bool]]:

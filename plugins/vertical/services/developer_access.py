@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -3,7 +3,7 @@ with their real types after the real mutations; a request for access emits nothi
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest
 

@@ -30,7 +30,7 @@ def _rows(response: httpx.Response) -> list[dict[str, str]]:
     reader = csv.reader(io.StringIO(response.text))
     header = next(reader)
     assert header == CSV_HEADER
-    return [dict(zip(header, row)) for row in reader]
+    return [dict(zip(header, row, strict=True)) for row in reader]
 
 
 def _url(vw: VerticalWorld, query: str = "") -> str:

@@ -19,7 +19,7 @@ HOSTILE = ['=HYPERLINK("http://evil.example","x")', "+1", "@SUM(A1)", "\t=1"]
 async def test_customer_export_neutralises_formulas(runtime: Any, vworld: VerticalWorld) -> None:
     keys = sorted(vworld.world.organizations)
     async with runtime.sessions() as session, session.begin():
-        for key, name in zip(keys, HOSTILE):  # straight to the table: whatever validation let in
+        for key, name in zip(keys, HOSTILE, strict=False):  # straight to the table: whatever validation let in
             await session.execute(update(models.Organization)
                                   .where(models.Organization.id == vworld.world.organizations[key])
                                   .values(name=name, domain=f"-{key}+1.example"))

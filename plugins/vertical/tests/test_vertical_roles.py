@@ -6,7 +6,8 @@ top-level error code (FORBIDDEN, UNAUTHENTICATED) or, for the rest, the user err
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
