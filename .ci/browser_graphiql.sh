@@ -25,30 +25,13 @@ fi
 [ -n "$CHROMIUM" ] || { echo "browser_graphiql: chromium is not installed" >&2; exit 1; }
 
 make install >/dev/null
-WORK="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-export GATEWAY_DATABASE_URL="sqlite+aiosqlite:///$WORK/graphiql.db"
-export GATEWAY_ENV=development
-timeout 120 .venv/bin/gateway demo seed >/dev/null
+source .ci/lib/demo_gateway.sh
+seed_demo_database
 export GATEWAY_GRAPHIQL=1
 GATEWAY_DEMO_TOKEN_PREFILL="$(.venv/bin/gateway demo token partner_admin)"
 export GATEWAY_DEMO_TOKEN_PREFILL
-.venv/bin/gateway serve --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-
-URL="http://127.0.0.1:$PORT/graphql"
-for _ in $(seq 1 60); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "browser_graphiql: the gateway did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.5
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" || { echo "browser_graphiql: no /health after 30 s" >&2; exit 1; }
+start_demo_gateway browser_graphiql "$PORT"
+URL="$GATEWAY_URL/graphql"
 
 # The page must not ask the network for anything but this gateway.
 PAGE="$(curl -fsS -H 'Accept: text/html' "$URL")"

@@ -17,29 +17,14 @@ if [ "$installed" != "$GRAPHQL_HTTP_VERSION" ]; then
 fi
 
 make install >/dev/null
-WORK="$(mktemp -d)"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-export GATEWAY_DATABASE_URL="sqlite+aiosqlite:///$WORK/audit.db"
-export GATEWAY_ENV=development
+source .ci/lib/demo_gateway.sh
 unset GATEWAY_GRAPHIQL GATEWAY_BATCHING || true
-timeout 120 .venv/bin/gateway demo seed >/dev/null
+seed_demo_database
 TOKEN="$(.venv/bin/gateway demo token platform_analyst)"
-.venv/bin/gateway serve --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 60); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/health" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "graphql_http_audit: the gateway did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.5
-done
+start_demo_gateway graphql_http_audit "$PORT"
 
 status=0
-GRAPHQL_AUDIT_URL="http://127.0.0.1:$PORT/graphql" GRAPHQL_AUDIT_TOKEN="$TOKEN" \
+GRAPHQL_AUDIT_URL="$GATEWAY_URL/graphql" GRAPHQL_AUDIT_TOKEN="$TOKEN" \
   timeout 120 node .ci/graphql_http_audit.mjs || status=$?
 if [ "$status" -ne 0 ]; then
   echo "graphql_http_audit: failed (exit $status); gateway log tail:" >&2
