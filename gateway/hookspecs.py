@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 
     # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
     NodeResolver = Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]
-    # The roles a user holds, one map ``{scope pk: role}`` per scope kind gateway.auth.Viewer knows.
-    RoleMaps = tuple[dict[int, str], dict[int, str]]
+    from gateway.auth import RoleMaps  # the roles a user holds: ``{scope name: {object pk: role}}``
     NotificationSender = Callable[[Notification], Awaitable[None] | None]
 
 hookspec = pluggy.HookspecMarker("partner_gateway")
@@ -93,8 +92,9 @@ def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
 # ---------------------------------------------------------------- request context
 @hookspec
 def gateway_viewer_memberships(session: AsyncSession, user_id: int) -> RoleMaps | Awaitable[RoleMaps]:
-    """Return (or await) the viewer's role maps, ``({scope pk: role}, {scope pk: role})`` in the order
-    ``gateway.auth.Viewer`` takes them; the host merges every plugin's answer."""
+    """Return (or await) the viewer's role maps, ``{scope name: {object pk: role}}``; the host merges every
+    plugin's answer scope by scope into ``gateway.auth.Viewer.roles``. The scope names are the answering
+    part's own; it reads them back with ``Viewer.roles_in(scope)``."""
 
 
 # ---------------------------------------------------------------- authorization

@@ -34,6 +34,7 @@ from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.errors import NotFound
 from gateway.policy import Decision, Grant
 from gateway.request_cache import Slot
+from schema.memberships import organization_roles, partner_roles
 from schema.models import Organization, Partner, PartnerAccess
 
 ORG_SUPER_ADMIN = "org:SUPER_ADMIN"
@@ -112,7 +113,7 @@ async def viewer_partners(ctx: Context) -> dict[int, Partner]:
     """The partners the viewer is a member of, with their status and parent (once per request)."""
     async with ctx.cache.lock(VIEWER_PARTNERS):
         if VIEWER_PARTNERS not in ctx.cache:
-            ids = list(ctx.viewer.partner_roles)
+            ids = list(partner_roles(ctx.viewer))
             rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
             ctx.cache.put(VIEWER_PARTNERS, {p.id: p for p in rows})
     return ctx.cache.get(VIEWER_PARTNERS)
@@ -122,7 +123,7 @@ async def active_partner_roles(ctx: Context) -> dict[int, str]:
     """The viewer's partner roles, leaving out disabled partners: for SQL scopes built from memberships
     (a disabled partner "can do nothing until enabled again", reads included)."""
     partners = await viewer_partners(ctx)
-    return {pid: role for pid, role in ctx.viewer.partner_roles.items()
+    return {pid: role for pid, role in partner_roles(ctx.viewer).items()
             if pid in partners and partners[pid].status != "DISABLED"}
 
 
@@ -130,7 +131,7 @@ async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
     """{reseller id: the viewer's partner that is its parent}, for distributors' read access."""
     async with ctx.cache.lock(VIEWER_RESELLERS):
         if VIEWER_RESELLERS not in ctx.cache:
-            ids = list(ctx.viewer.partner_roles)
+            ids = list(partner_roles(ctx.viewer))
             rows = (await ctx.session.execute(
                 select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
             ctx.cache.put(VIEWER_RESELLERS, {child: parent for child, parent in rows})
@@ -184,13 +185,14 @@ async def organization_grant_rules(ctx: Context) -> list[GrantRule]:
     rules: list[GrantRule] = []
     if not viewer.is_authenticated:
         return rules
-    for role in dict.fromkeys(viewer.organization_roles.values()):
-        members_of = [pk for pk, own in viewer.organization_roles.items() if own == role]
+    organizations = organization_roles(viewer)
+    for role in dict.fromkeys(organizations.values()):
+        members_of = [pk for pk, own in organizations.items() if own == role]
         rules.append(GrantRule(Grant(f"org:{role}", via="MEMBERSHIP"), Organization.id.in_(members_of)))
     partners = await viewer_partners(ctx)
     resellers = await viewer_reseller_ids(ctx)
     for partner_id, partner in partners.items():
-        role = viewer.partner_roles[partner_id]
+        role = partner_roles(viewer)[partner_id]
         disabled = partner.status == "DISABLED"  # the grant is kept (it explains a refusal) but allows nothing
         if role == "PARTNER_ADMIN":
             rules.append(GrantRule(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", partner_id=partner_id,
@@ -230,7 +232,7 @@ async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationA
         delegated_to = {g.partner_id for g in entry.grants if g.name == DELEGATED_ADMIN}
         for partner_id in partners:
             delegation = delegations.get((row.id, partner_id))
-            if delegation is None or viewer.partner_roles[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
+            if delegation is None or partner_roles(viewer)[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
                 continue
             if delegation.status == "ACTIVE":  # active, yet it does not count: the domain is not verified
                 entry.delegation_blocked_unverified = True
@@ -301,13 +303,14 @@ async def _load_partner_grants(ctx: Context, cache: dict[int, list[Grant]], want
         rows = (await ctx.session.execute(select(Partner.id, Partner.parent_id).where(Partner.id.in_(wanted)))).all()
         for row in rows:
             grants: list[Grant] = []
-            if row.id in viewer.partner_roles:
+            roles = partner_roles(viewer)
+            if row.id in roles:
                 own = mine.get(row.id)
-                grants.append(Grant(f"member:{viewer.partner_roles[row.id]}", via="MEMBERSHIP", partner_id=row.id,
+                grants.append(Grant(f"member:{roles[row.id]}", via="MEMBERSHIP", partner_id=row.id,
                                     partner_disabled=own is not None and own.status == "DISABLED"))
-            if row.parent_id is not None and row.parent_id in viewer.partner_roles:
+            if row.parent_id is not None and row.parent_id in roles:
                 parent = mine.get(row.parent_id)
-                grants.append(Grant(f"parent:{viewer.partner_roles[row.parent_id]}", via="MEMBERSHIP",
+                grants.append(Grant(f"parent:{roles[row.parent_id]}", via="MEMBERSHIP",
                                     partner_id=row.parent_id,
                                     partner_disabled=parent is not None and parent.status == "DISABLED"))
             if viewer.platform_role in _PLATFORM_GRANTS:

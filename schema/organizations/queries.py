@@ -12,6 +12,7 @@ from gateway.relay import Connection, PageArgs, decode_pk, paginate, paginate_gr
 from schema.access import allowed_partners, delegation_counts, visible_organizations_clause
 from schema.common import OrganizationRole, PartnerRole
 from schema.identity.viewer import Viewer
+from schema.memberships import organization_roles, partner_roles
 from schema.models import Organization as OrganizationRow
 from schema.models import Partner as PartnerRow
 from schema.models import PartnerAccess as PartnerAccessRow
@@ -66,7 +67,7 @@ class OrganizationQueries:
             # Its own partners always (a disabled one still sees its record and status); resellers only
             # through a partner that is not disabled.
             active = await active_partner_roles(ctx)
-            ids = list(viewer.partner_roles) + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
+            ids = list(partner_roles(viewer)) + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
                                                 if parent in active]
             stmt = stmt.where(PartnerRow.id.in_(ids))
         if kind is not None:
@@ -130,7 +131,7 @@ class ViewerMembershipFields:
     @batch_field
     @staticmethod
     async def partner_memberships(parents: list[Viewer], ctx: Context) -> list[list[PartnerMembership]]:
-        roles = ctx.viewer.partner_roles
+        roles = partner_roles(ctx.viewer)
         partners = await partners_by_pk(ctx, sorted(roles))
         found = [PartnerMembership(partner=p, role=PartnerRole(roles[p.pk])) for p in partners if p is not None]
         return [found for _ in parents]  # one viewer per request
@@ -138,7 +139,7 @@ class ViewerMembershipFields:
     @batch_field
     @staticmethod
     async def organization_memberships(parents: list[Viewer], ctx: Context) -> list[list[OrganizationMembership]]:
-        roles = ctx.viewer.organization_roles
+        roles = organization_roles(ctx.viewer)
         organizations = await organizations_by_pk(ctx, sorted(roles))
         found = [OrganizationMembership(organization=o, role=OrganizationRole(roles[o.pk]))
                  for o in organizations if o is not None]
