@@ -95,7 +95,7 @@ class Context:
             return Unauthenticated(SIGN_IN)
         if action in (self.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
             # A batch reader found that only grants through a disabled partner would have allowed it: say so.
-            return self.actions.disabled_refusal(action, reading=True)
+            return self.actions.suspended_refusal(action, reading=True)
         message = f"You are not allowed to {self.actions[action].description}."
         return Forbidden(f"{message} {reason}" if reason else message, action=action)
 

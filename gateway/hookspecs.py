@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from gateway.demo import DemoData
     from gateway.events import DomainEvent
     from gateway.models import Notification
-    from gateway.policy import Action
+    from gateway.policy import Action, SuspendedRefusal
 
     # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
     NodeResolver = Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]
@@ -109,6 +109,12 @@ def gateway_grant_columns() -> list[str] | None:
 
     The host knows no grant vocabulary; without an answer it prints the grants the actions use, sorted.
     """
+
+
+@hookspec(firstresult=True)
+def gateway_suspended_refusal() -> SuspendedRefusal | None:
+    """Return how a viewer whose only grants are suspended (``Grant.suspended``) is refused: the code and
+    message of ``gateway.policy.SuspendedRefusal``; first answer wins (without one, a generic SUSPENDED)."""
 
 
 # ---------------------------------------------------------------- HTTP, CLI, demo data

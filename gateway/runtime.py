@@ -38,7 +38,7 @@ class Runtime:
         self.sessions = session_factory(self.engine)
         self._connection_loop: asyncio.AbstractEventLoop | None = None
         event.listen(self.engine.sync_engine, "connect", self._remember_connection_loop)
-        self.actions = ActionRegistry()
+        self.actions = ActionRegistry(self.plugin_manager.hook.gateway_suspended_refusal())
         for plugin, actions in contributions(self.plugin_manager, "gateway_actions"):
             self.actions.register(plugin, actions)
         self.node_resolvers: dict[str, Any] = {}

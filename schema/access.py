@@ -15,9 +15,10 @@ partner scope
   member:<PartnerRole>                     member of the partner                 via MEMBERSHIP
   parent:<PartnerRole>                     member of the partner's parent        via MEMBERSHIP
 
-A grant that comes through a disabled partner carries ``partner_disabled`` and allows nothing, reads
-included (``ActionRegistry.permits``); the SQL scopes below (``visible_organizations_clause``,
-``active_partner_roles``) leave such partners out the same way.
+A grant that comes through a partner (``Grant.through``, the partner's pk) is ``suspended`` while that
+partner is disabled and allows nothing, reads included (``ActionRegistry.permits``); it is refused with
+RESELLER_DISABLED (``DISABLED_PARTNER``, the core's ``gateway_suspended_refusal``). The SQL scopes below
+(``visible_organizations_clause``, ``active_partner_roles``) leave such partners out the same way.
 """
 
 from __future__ import annotations
@@ -32,10 +33,18 @@ from sqlalchemy.orm import aliased
 
 from gateway.context import DISABLED_PARTNER_REFUSALS, Context
 from gateway.errors import NotFound
-from gateway.policy import Decision, Grant
+from gateway.policy import Decision, Grant, SuspendedRefusal
 from gateway.request_cache import Slot
 from schema.memberships import organization_roles, partner_roles
 from schema.models import Organization, Partner, PartnerAccess
+
+# The user error (mutations) and ``extensions.reason`` (reads) of a refusal through a disabled partner.
+RESELLER_DISABLED = "RESELLER_DISABLED"
+DISABLED_PARTNER = SuspendedRefusal(
+    RESELLER_DISABLED, "Your partner account is disabled, so you cannot {description}; ask your distributor to enable it.")
+# The user error of a grant on an action's restricted list (the mail plugin's, giving a user an admin role).
+PARTNER_ADMIN_RESTRICTED = "PARTNER_ADMIN_RESTRICTED"
+ONLY_SUPER_ADMIN = "A partner admin cannot {description}; only the organization's super admin can."
 
 ORG_SUPER_ADMIN = "org:SUPER_ADMIN"
 ORG_ADMIN = "org:ADMIN"
@@ -92,7 +101,7 @@ class OrganizationAccess:
         return {g.name for g in self.grants}
 
     def refusal(self) -> str | None:
-        if self.grants and all(g.partner_disabled for g in self.grants):
+        if self.grants and all(g.suspended for g in self.grants):
             return "Your partner account is disabled; ask your distributor to enable it."
         if self.revoked_at is not None:
             return (f"The organization's super admin revoked your partner's delegated admin access on "
@@ -195,14 +204,14 @@ async def organization_grant_rules(ctx: Context) -> list[GrantRule]:
         role = partner_roles(viewer)[partner_id]
         disabled = partner.status == "DISABLED"  # the grant is kept (it explains a refusal) but allows nothing
         if role == "PARTNER_ADMIN":
-            rules.append(GrantRule(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", partner_id=partner_id,
-                                         partner_disabled=disabled), delegated_access_counts([partner_id])))
-        rules.append(GrantRule(Grant(f"mapped:{role}", via="PARTNER_MAPPING", partner_id=partner_id,
-                                     partner_disabled=disabled), Organization.partner_id == partner_id))
+            rules.append(GrantRule(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", through=partner_id,
+                                         suspended=disabled), delegated_access_counts([partner_id])))
+        rules.append(GrantRule(Grant(f"mapped:{role}", via="PARTNER_MAPPING", through=partner_id,
+                                     suspended=disabled), Organization.partner_id == partner_id))
         its_resellers = [child for child, parent in resellers.items() if parent == partner_id]
         if its_resellers and role != "DEVELOPER":
-            rules.append(GrantRule(Grant(f"upstream:{role}", via="PARTNER_MAPPING", partner_id=partner_id,
-                                         partner_disabled=disabled), Organization.partner_id.in_(its_resellers)))
+            rules.append(GrantRule(Grant(f"upstream:{role}", via="PARTNER_MAPPING", through=partner_id,
+                                         suspended=disabled), Organization.partner_id.in_(its_resellers)))
     if viewer.platform_role in _PLATFORM_GRANTS:
         rules.append(GrantRule(_PLATFORM_GRANTS[viewer.platform_role], true()))
     return rules
@@ -229,7 +238,7 @@ async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationA
     for row in rows:
         entry = OrganizationAccess(row.id, row.domain, row.domain_verified, row.partner_id)
         entry.grants = [rule.grant for n, rule in enumerate(rules) if row[4 + n]]
-        delegated_to = {g.partner_id for g in entry.grants if g.name == DELEGATED_ADMIN}
+        delegated_to = {g.through for g in entry.grants if g.name == DELEGATED_ADMIN}
         for partner_id in partners:
             delegation = delegations.get((row.id, partner_id))
             if delegation is None or partner_roles(viewer)[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
@@ -267,7 +276,7 @@ def allowed_by_grants(ctx: Context, action: str, grants_by_pk: dict[int, list[Gr
     for pk, grants in grants_by_pk.items():
         if ctx.actions.permits(action, grants):
             allowed.add(pk)
-        elif ctx.actions.refused_for_disabled_partner(action, grants):
+        elif ctx.actions.refused_as_suspended(action, grants):
             ctx.cache.get(DISABLED_PARTNER_REFUSALS).add(action)
     return allowed
 
@@ -306,13 +315,13 @@ async def _load_partner_grants(ctx: Context, cache: dict[int, list[Grant]], want
             roles = partner_roles(viewer)
             if row.id in roles:
                 own = mine.get(row.id)
-                grants.append(Grant(f"member:{roles[row.id]}", via="MEMBERSHIP", partner_id=row.id,
-                                    partner_disabled=own is not None and own.status == "DISABLED"))
+                grants.append(Grant(f"member:{roles[row.id]}", via="MEMBERSHIP", through=row.id,
+                                    suspended=own is not None and own.status == "DISABLED"))
             if row.parent_id is not None and row.parent_id in roles:
                 parent = mine.get(row.parent_id)
                 grants.append(Grant(f"parent:{roles[row.parent_id]}", via="MEMBERSHIP",
-                                    partner_id=row.parent_id,
-                                    partner_disabled=parent is not None and parent.status == "DISABLED"))
+                                    through=row.parent_id,
+                                    suspended=parent is not None and parent.status == "DISABLED"))
             if viewer.platform_role in _PLATFORM_GRANTS:
                 grants.append(_PLATFORM_GRANTS[viewer.platform_role])
             cache[row.id] = grants
@@ -350,4 +359,4 @@ def audit(ctx: Context, decision: Decision, action: str, *, organization_id: int
           partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
     """Write the audit event of a decided action; the partner comes from the grant when not given."""
     ctx.audit(action, via=decision.via, organization_id=organization_id,
-              partner_id=partner_id if partner_id is not None else decision.grant.partner_id, details=details)
+              partner_id=partner_id if partner_id is not None else decision.grant.through, details=details)

@@ -294,11 +294,11 @@ async def test_no_declared_action_is_allowed_through_a_disabled_reseller(runtime
     assert {"organization.read", "organization.read_subscriptions", "partner.read_customers"} <= permitted
     await set_status(runtime, seeded.world.partners["reseller"], "DISABLED")
     disabled = await _grants(runtime, seeded, role)
-    assert disabled and all(g.partner_disabled for g in disabled)
+    assert disabled and all(g.suspended for g in disabled)
     for name in permitted:  # reads and writes alike; each refusal says why
         assert not actions.permits(name, disabled), name
-        assert actions.refused_for_disabled_partner(name, disabled), name
-        refusal = actions.disabled_refusal(name, reading=True)
+        assert actions.refused_as_suspended(name, disabled), name
+        refusal = actions.suspended_refusal(name, reading=True)
         assert refusal.extensions == {"code": "FORBIDDEN", "action": name, "reason": "RESELLER_DISABLED"}
 
 

@@ -142,7 +142,7 @@ class CertificateMutations:
             ids = [s.id for s in created]
             claim.result = {"subscriptionIds": ids}
             ctx.audit(ADD_SUBSCRIPTIONS, via=decision.via, organization_id=organization_pk,
-                      partner_id=decision.grant.partner_id, details={"subscriptionIds": ids, **request})
+                      partner_id=decision.grant.through, details={"subscriptionIds": ids, **request})
             return AddCertificateSubscriptionsPayload(subscriptions=[ProductSubscription.from_row(s) for s in created])
 
         return await run_mutation(ctx, AddCertificateSubscriptionsPayload, body)
@@ -171,7 +171,7 @@ class CertificateMutations:
                 ctx.session, subscription=subscription, kind=input.kind.value, items=items, now=utcnow(),
                 actor_user_id=ctx.viewer.user_id, via=decision.via, on_change=_changed(ctx))
             ctx.audit(ADD_INVENTORY, via=decision.via, organization_id=organization_pk,
-                      partner_id=decision.grant.partner_id,
+                      partner_id=decision.grant.through,
                       details={**request, "invoiceLines": [[line.description, str(line.amount), line.currency]
                                                            for line in lines]})
             return AddCertificateInventoryPayload(subscription=ProductSubscription.from_row(subscription))
@@ -189,7 +189,7 @@ class CertificateMutations:
             row = await service.use_inventory(ctx.session, subscription_id=subscription_pk,
                                               certificate_type_code=input.certificate_type_code, now=utcnow())
             ctx.audit(USE_INVENTORY, via=decision.via, organization_id=organization_pk,
-                      partner_id=decision.grant.partner_id,
+                      partner_id=decision.grant.through,
                       details={"subscriptionId": subscription_pk, "certificateTypeCode": input.certificate_type_code,
                                "used": row.used, "current": row.current})
             return UseCertificateInventoryPayload(subscription=(await _subscriptions(ctx, [subscription_pk]))[0],

@@ -173,7 +173,7 @@ async def mail_mutation(info: strawberry.Info[Context, None],
 
 def audit(ctx: Context, decision: Decision, setup: service.MailSetup, **details: object) -> None:
     ctx.audit(decision.action.name, via=decision.via, organization_id=setup.organization.id,
-              partner_id=decision.grant.partner_id, details=details)
+              partner_id=decision.grant.through, details=details)
 
 
 def user_pk(user_id: strawberry.ID) -> int:

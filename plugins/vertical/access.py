@@ -25,8 +25,8 @@ async def _team_grant(ctx: Context, developer_partner_id: int) -> Grant | None:
     if role is None:
         return None
     partner = (await viewer_partners(ctx)).get(developer_partner_id)
-    return Grant(f"solution:{role}", via="MEMBERSHIP", partner_id=developer_partner_id,
-                 partner_disabled=partner is not None and partner.status == "DISABLED")
+    return Grant(f"solution:{role}", via="MEMBERSHIP", through=developer_partner_id,
+                 suspended=partner is not None and partner.status == "DISABLED")
 
 
 # the viewer's grants per solution and per instance, for the length of a request
@@ -77,8 +77,8 @@ async def instance_grants(ctx: Context, instance_ids: Iterable[int]) -> dict[int
             grants: list[Grant] = []
             team = await _team_grant(ctx, row.developer_partner_id)
             if team is not None and row.status == "GRANTED" and partner_roles(ctx.viewer)[row.developer_partner_id] in ACCESS_ROLES:
-                grants.append(Grant(DEVELOPER_ACCESS, via="DEVELOPER_ACCESS", partner_id=row.developer_partner_id,
-                                    partner_disabled=team.partner_disabled))
+                grants.append(Grant(DEVELOPER_ACCESS, via="DEVELOPER_ACCESS", through=row.developer_partner_id,
+                                    suspended=team.suspended))
             entry = organizations.get(row.organization_id)
             grants.extend(entry.grants if entry else [])
             if team is not None:

@@ -117,7 +117,7 @@ class PeopleMutations:
             decision = await authorize_organization(ctx, "organization.add_member", org_pk)
             if input.role is not OrganizationRole.MEMBER:  # an admin role: PARTNER_ADMIN_RESTRICTED for a partner
                 await authorize_organization(ctx, "organization.add_admin_member", org_pk)
-            via_partner = decision.grant.partner_id if decision.grant.name == DELEGATED_ADMIN else None
+            via_partner = decision.grant.through if decision.grant.name == DELEGATED_ADMIN else None
             member = await service.add_organization_member(ctx, org_pk, email=input.email, name=input.name,
                                                            role=input.role.value, via_partner_id=via_partner)
             audit(ctx, decision, "organization.add_member", organization_id=org_pk,
