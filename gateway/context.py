@@ -26,9 +26,9 @@ from gateway.settings import Settings
 
 log = logging.getLogger("gateway.context")
 SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
-# The actions a batch reader refused only because the viewer's grants come through a disabled
-# partner (the access layer records them), so the per-parent refusal can say why.
-DISABLED_PARTNER_REFUSALS: Slot[set[str]] = Slot("disabled_partner_refusals", set)
+# The actions a batch reader refused only because the viewer's grants that would allow them are
+# suspended (``Grant.suspended``; the access layer records them), so the per-parent refusal can say why.
+SUSPENDED_REFUSALS: Slot[set[str]] = Slot("suspended_refusals", set)
 P = TypeVar("P")
 
 
@@ -93,8 +93,8 @@ class Context:
         """The error for a refused ``action`` (UNAUTHENTICATED when anonymous), for one parent of a batch."""
         if not self.viewer.is_authenticated:
             return Unauthenticated(SIGN_IN)
-        if action in (self.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
-            # A batch reader found that only grants through a disabled partner would have allowed it: say so.
+        if action in (self.cache.peek(SUSPENDED_REFUSALS) or ()):
+            # A batch reader found that only suspended grants would have allowed it: say so.
             return self.actions.suspended_refusal(action, reading=True)
         message = f"You are not allowed to {self.actions[action].description}."
         return Forbidden(f"{message} {reason}" if reason else message, action=action)

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import aliased
 
-from gateway.context import DISABLED_PARTNER_REFUSALS, Context
+from gateway.context import SUSPENDED_REFUSALS, Context
 from gateway.errors import NotFound
 from gateway.policy import Decision, Grant, SuspendedRefusal
 from gateway.request_cache import Slot
@@ -277,7 +277,7 @@ def allowed_by_grants(ctx: Context, action: str, grants_by_pk: dict[int, list[Gr
         if ctx.actions.permits(action, grants):
             allowed.add(pk)
         elif ctx.actions.refused_as_suspended(action, grants):
-            ctx.cache.get(DISABLED_PARTNER_REFUSALS).add(action)
+            ctx.cache.get(SUSPENDED_REFUSALS).add(action)
     return allowed
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.composition import Query, extends
-from gateway.context import DISABLED_PARTNER_REFUSALS, Context
+from gateway.context import SUSPENDED_REFUSALS, Context
 from gateway.relay import Connection, PageArgs, decode_pk, paginate, paginate_grouped
 from schema.access import allowed_partners, delegation_counts, visible_organizations_clause
 from schema.common import OrganizationRole, PartnerRole
@@ -33,7 +33,7 @@ class OrganizationQueries:
         ctx: Context = info.context
         ctx.require_user()
         found = (await visible_organizations(ctx, [decode_pk(id, "Organization")]))[0]
-        if found is None and "organization.read" in (ctx.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
+        if found is None and "organization.read" in (ctx.cache.peek(SUSPENDED_REFUSALS) or ()):
             raise ctx.refusal("organization.read")  # say why rather than pretend it does not exist
         return found
 
