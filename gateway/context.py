@@ -1,4 +1,4 @@
-"""The per-request context: viewer, database session, dataloaders, audit writer, outbox."""
+"""The per-request context: viewer, database session, dataloaders, outbox."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from gateway.auth import Viewer
 from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
 from gateway.errors import DomainError, Forbidden, Unauthenticated, UserError
-from gateway.models import AuditEvent, IdempotencyKey, Notification
+from gateway.models import IdempotencyKey, Notification
 from gateway.policy import ActionRegistry
 from gateway.request_cache import RequestCache, Slot
 from gateway.settings import Settings
@@ -122,14 +122,6 @@ class Context:
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._after_commit.append(callback)
-
-    def audit(self, action: str, *, via: str, organization_id: int | None = None,
-              partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
-        """Record an audit event in the current transaction."""
-        self.session.add(AuditEvent(
-            actor_user_id=self.viewer.user_id, via=via, organization_id=organization_id,
-            partner_id=partner_id, action=action, details=details or {},
-        ))
 
     def notify(self, *, to: str, subject: str, template: str, body: str) -> Notification:
         """Put a notification in the outbox (same transaction); senders deliver it after commit."""

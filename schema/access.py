@@ -36,7 +36,7 @@ from gateway.errors import NotFound
 from gateway.policy import Decision, Grant, SuspendedRefusal
 from gateway.request_cache import Slot
 from schema.memberships import organization_roles, partner_roles
-from schema.models import Organization, Partner, PartnerAccess
+from schema.models import AuditEvent, Organization, Partner, PartnerAccess
 
 # The user error (mutations) and ``extensions.reason`` (reads) of a refusal through a disabled partner.
 RESELLER_DISABLED = "RESELLER_DISABLED"
@@ -358,5 +358,12 @@ def forget_access(ctx: Context) -> None:
 def audit(ctx: Context, decision: Decision, action: str, *, organization_id: int | None = None,
           partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
     """Write the audit event of a decided action; the partner comes from the grant when not given."""
-    ctx.audit(action, via=decision.via, organization_id=organization_id,
-              partner_id=partner_id if partner_id is not None else decision.grant.through, details=details)
+    record_audit(ctx, action, via=decision.via, organization_id=organization_id,
+                 partner_id=partner_id if partner_id is not None else decision.grant.through, details=details)
+
+
+def record_audit(ctx: Context, action: str, *, via: str, organization_id: int | None = None,
+                 partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+    """Record an audit event (the viewer as actor) in the current transaction."""
+    ctx.session.add(AuditEvent(actor_user_id=ctx.viewer.user_id, via=via, organization_id=organization_id,
+                               partner_id=partner_id, action=action, details=details or {}))

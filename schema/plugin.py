@@ -52,7 +52,7 @@ def gateway_models() -> list[type]:
     core_tables = [value for value in vars(models).values()
                    if isinstance(value, type) and issubclass(value, Base) and value is not Base]
     return [
-        host_models.User, host_models.ApiToken, host_models.AuditEvent, host_models.Notification,
+        host_models.User, host_models.ApiToken, host_models.Notification,
         host_models.IdempotencyKey, host_models.PersistedQuery, host_models.CostBudget, *core_tables,
     ]
 

@@ -24,7 +24,6 @@ from sqlalchemy import update
 from gateway.auth import get_or_create_user
 from gateway.db import utcnow
 from gateway.http import create_app
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.runtime import Runtime
 from gateway.testing import run_query, shared_runtime
@@ -34,6 +33,7 @@ from plugins.vertical.access import instance_grants, solution_grants
 from plugins.vertical.tests.conftest import VerticalWorld, build_vertical_world
 from schema import models
 from schema.access import organization_access, partner_grants
+from schema.models import AuditEvent
 
 READERS = ("reseller_admin", "reseller_analyst")
 
