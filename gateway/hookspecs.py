@@ -118,6 +118,11 @@ def gateway_suspended_refusal() -> SuspendedRefusal | None:
 
 
 # ---------------------------------------------------------------- HTTP, CLI, demo data
+@hookspec(firstresult=True)
+def gateway_graphiql_query() -> str | None:
+    """Return the GraphQL document GraphiQL opens with (first answer wins; without one, ``{ __typename }``)."""
+
+
 @hookspec
 def gateway_routes() -> list[BaseRoute]:
     """Return Starlette routes (e.g. CSV exports) mounted beside ``/graphql``."""
