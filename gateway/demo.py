@@ -2,8 +2,9 @@
 
 Each plugin's ``gateway_seed_demo(session, demo)`` hook is called in plugin order (the core
 first) with one shared :class:`DemoData`, so later seeders find what earlier ones made
-(``demo.pks_of("organizations")["acme.example"]``; the kinds are the seeders' own words). Seeders are idempotent: they look for their rows
-before adding them, so seeding twice changes nothing.
+(``demo.pks_of("organizations")["acme.example"]``; the kinds are the seeders' own words).
+Seeders are idempotent: they look for their rows before adding them, so seeding twice changes
+nothing.
 
 Demo tokens are derived from a fixed demo secret and a role label: the same tokens print on
 every run and every machine, so a newcomer can copy them from the README's instructions.

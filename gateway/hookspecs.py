@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.routing import BaseRoute
 
+    from gateway.auth import RoleMaps  # the roles a user holds: ``{scope name: {object pk: role}}``
     from gateway.context import Context
     from gateway.demo import DemoData
     from gateway.events import DomainEvent
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
     # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
     NodeResolver = Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]
-    from gateway.auth import RoleMaps  # the roles a user holds: ``{scope name: {object pk: role}}``
     NotificationSender = Callable[[Notification], Awaitable[None] | None]
 
 hookspec = pluggy.HookspecMarker("partner_gateway")
