@@ -5,8 +5,9 @@ organization or reseller words." Read from the AST of every module of ``gateway/
 and sub-packages; ``static/`` holds no Python): the names it defines and uses (variables,
 functions, classes, arguments, keyword arguments, attributes, imported names) and the string
 constants that are codes or names (one token, no space: ``"RESELLER_DISABLED"``,
-``"partner_id"``, ``"subscription.changed"``). Docstrings, comments and prose (messages, help
-texts, HTML) are left out: they may give the core's words as examples.
+``"partner_id"``, ``"subscription.changed"``), and the identifiers inside longer strings
+(``partnerMemberships`` in a GraphQL document). Docstrings, comments and the words of prose
+(messages, help texts, HTML) are left out: they may give the core's words as examples.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def words(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
             text = node.value.strip()
             if text and not re.search(r"\s", text):
                 yield line, "string", text
+            else:  # prose, HTML or a GraphQL document: its identifiers (snake_case, camelCase) only
+                for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text):
+                    if "_" in token.strip("_") or re.search(r"[a-z][A-Z]", token):
+                        yield line, "string", token
 
 
 def domain_words(source: str) -> list[tuple[int, str, str]]:
@@ -92,7 +97,9 @@ def audit(organization_id: int) -> None:
     viewer.partner_roles
     call(subscription=1, message="Your partner account is disabled")
 hook = Marker("partner_gateway")
+QUERY = """{ viewer { partnerMemberships { role } } }"""
 '''
     found = {(kind, text) for _, kind, text in domain_words(source)}
     assert found == {("name", "RESELLER_DISABLED"), ("string", "RESELLER_DISABLED"), ("argument", "organization_id"),
-                     ("attribute", "partner_roles"), ("keyword", "subscription")}
+                     ("attribute", "partner_roles"), ("keyword", "subscription"),
+                     ("string", "partnerMemberships")}
