@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +21,22 @@ PLATFORM_ROLES = ("ADMIN", "ANALYST", "MESSAGING_SERVICE")
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is asking: a user (or nobody), their platform role and their memberships."""
+    """Who is asking: a user (or nobody), their platform role and their memberships.
+
+    ``roles``: ``{scope name: {object pk: role}}``, as the ``gateway_viewer_memberships`` hooks answer
+    (the host knows no scope; the part that names a scope reads it with :meth:`roles_in`).
+    """
 
     user_id: int | None = None
     email: str | None = None
     name: str | None = None
     platform_role: str | None = None
     token_id: int | None = None
-    partner_roles: dict[int, str] = field(default_factory=dict)
-    organization_roles: dict[int, str] = field(default_factory=dict)
+    roles: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+
+    def roles_in(self, scope: str) -> Mapping[int, str]:
+        """``{object pk: role}`` of the viewer's memberships in ``scope`` (empty when it has none)."""
+        return self.roles.get(scope, {})
 
     @property
     def is_authenticated(self) -> bool:
@@ -87,10 +94,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-async def authenticate(session: AsyncSession, token: str | None, memberships: Any) -> Viewer:
+RoleMaps = Mapping[str, Mapping[int, str]]
+
+
+async def authenticate(session: AsyncSession, token: str | None,
+                       memberships: Callable[[AsyncSession, int], Awaitable[RoleMaps]]) -> Viewer:
     """Resolve a token to its viewer; no token is the anonymous viewer, a bad one is UNAUTHENTICATED.
 
-    ``memberships(session, user_id)`` returns ``(partner_roles, organization_roles)``.
+    ``memberships(session, user_id)`` returns the viewer's role maps, ``{scope: {object pk: role}}``.
     """
     if token is None:
         return ANONYMOUS
@@ -106,8 +117,7 @@ async def authenticate(session: AsyncSession, token: str | None, memberships: An
         raise Unauthenticated("The bearer token was revoked.")
     if api_token.expires_at is not None and api_token.expires_at <= utcnow():
         raise Unauthenticated("The bearer token has expired.")
-    partner_roles, organization_roles = await memberships(session, user.id)
     return Viewer(
         user_id=user.id, email=user.email, name=user.name, platform_role=user.platform_role,
-        token_id=api_token.id, partner_roles=partner_roles, organization_roles=organization_roles,
+        token_id=api_token.id, roles=await memberships(session, user.id),
     )

@@ -191,7 +191,7 @@ def demo_seed(ctx: click.Context) -> None:
 
     data = run(seed())
     click.echo(f"{redact(settings.database_url)}: {outcome}; demo data loaded "
-               f"({len(data.partners)} partners, {len(data.organizations)} organizations, {len(data.users)} users).")
+               f"({''.join(f'{len(pks)} {kind}, ' for kind, pks in data.pks.items())}{len(data.users)} users).")
     click.echo(format_tokens(data))
 
 

@@ -1,4 +1,4 @@
-"""The per-request context: viewer, database session, dataloaders, audit writer, outbox."""
+"""The per-request context: viewer, database session, dataloaders, outbox."""
 
 from __future__ import annotations
 
@@ -19,16 +19,16 @@ from gateway.auth import Viewer
 from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
 from gateway.errors import DomainError, Forbidden, Unauthenticated, UserError
-from gateway.models import AuditEvent, IdempotencyKey, Notification
+from gateway.models import IdempotencyKey, Notification
 from gateway.policy import ActionRegistry
 from gateway.request_cache import RequestCache, Slot
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway.context")
 SIGN_IN = "Sign in: send 'Authorization: Bearer <token>'."
-# The actions a batch reader refused only because the viewer's grants come through a disabled
-# partner (the access layer records them), so the per-parent refusal can say why.
-DISABLED_PARTNER_REFUSALS: Slot[set[str]] = Slot("disabled_partner_refusals", set)
+# The actions a batch reader refused only because the viewer's grants that would allow them are
+# suspended (``Grant.suspended``; the access layer records them), so the per-parent refusal can say why.
+SUSPENDED_REFUSALS: Slot[set[str]] = Slot("suspended_refusals", set)
 P = TypeVar("P")
 
 
@@ -93,9 +93,9 @@ class Context:
         """The error for a refused ``action`` (UNAUTHENTICATED when anonymous), for one parent of a batch."""
         if not self.viewer.is_authenticated:
             return Unauthenticated(SIGN_IN)
-        if action in (self.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
-            # A batch reader found that only grants through a disabled partner would have allowed it: say so.
-            return self.actions.disabled_refusal(action, reading=True)
+        if action in (self.cache.peek(SUSPENDED_REFUSALS) or ()):
+            # A batch reader found that only suspended grants would have allowed it: say so.
+            return self.actions.suspended_refusal(action, reading=True)
         message = f"You are not allowed to {self.actions[action].description}."
         return Forbidden(f"{message} {reason}" if reason else message, action=action)
 
@@ -122,14 +122,6 @@ class Context:
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._after_commit.append(callback)
-
-    def audit(self, action: str, *, via: str, organization_id: int | None = None,
-              partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
-        """Record an audit event in the current transaction."""
-        self.session.add(AuditEvent(
-            actor_user_id=self.viewer.user_id, via=via, organization_id=organization_id,
-            partner_id=partner_id, action=action, details=details or {},
-        ))
 
     def notify(self, *, to: str, subject: str, template: str, body: str) -> Notification:
         """Put a notification in the outbox (same transaction); senders deliver it after commit."""

@@ -2,8 +2,9 @@
 
 Each plugin's ``gateway_seed_demo(session, demo)`` hook is called in plugin order (the core
 first) with one shared :class:`DemoData`, so later seeders find what earlier ones made
-(``demo.organizations["acme.example"]``). Seeders are idempotent: they look for their rows
-before adding them, so seeding twice changes nothing.
+(``demo.pks_of("organizations")["acme.example"]``; the kinds are the seeders' own words).
+Seeders are idempotent: they look for their rows before adding them, so seeding twice changes
+nothing.
 
 Demo tokens are derived from a fixed demo secret and a role label: the same tokens print on
 every run and every machine, so a newcomer can copy them from the README's instructions.
@@ -40,12 +41,15 @@ class DemoToken:
 class DemoData:
     """What the seeders made so far, by natural key; passed to every ``gateway_seed_demo`` hook."""
 
-    partners: dict[str, int] = field(default_factory=dict)  # by partner code
-    organizations: dict[str, int] = field(default_factory=dict)  # by domain
+    pks: dict[str, dict[str, int]] = field(default_factory=dict)  # {kind: {natural key: pk}}, kinds the seeders name
     users: dict[str, int] = field(default_factory=dict)  # by email
     tokens: dict[str, str] = field(default_factory=dict)  # role label -> token to print
     extra: dict[str, Any] = field(default_factory=dict)
     token_details: dict[str, DemoToken] = field(default_factory=dict)  # label -> who and what, for printing
+
+    def pks_of(self, kind: str) -> dict[str, int]:
+        """``{natural key: pk}`` of the rows of ``kind`` seeded so far (a seeder adds to it)."""
+        return self.pks.setdefault(kind, {})
 
     def describe_token(self, label: str) -> DemoToken:
         known = self.token_details.get(label)

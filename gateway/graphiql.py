@@ -54,14 +54,10 @@ _PAGE = """<!doctype html>
 </html>
 """
 
-DEFAULT_QUERY = """# Partner Gateway. The demo token of your choice goes in the Headers tab below.
+# The query GraphiQL opens with when no plugin answers ``gateway_graphiql_query`` (the core does).
+DEFAULT_QUERY = """# The bearer token of your choice goes in the Headers tab below.
 {
-  viewer {
-    user { email name }
-    isPlatformAdmin
-    partnerMemberships { role partner { name code } }
-    organizationMemberships { role organization { name domain } }
-  }
+  __typename
 }
 """
 
@@ -85,12 +81,13 @@ gateway, set <code>GATEWAY_GRAPHIQL=1</code> (<code>make run</code> does) to use
 """
 
 
-def graphiql_page(token: str | None) -> str:
+def graphiql_page(token: str | None, query: str | None = None) -> str:
+    """GraphiQL, opening with ``query`` (default: :data:`DEFAULT_QUERY`) and ``token`` in its headers."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     # "</" inside a JSON string would end the inline <script>; escape it
     return (_PAGE.replace("__STATIC__", STATIC_PREFIX)
             .replace("__HEADERS__", json.dumps(headers).replace("</", "<\\/"))
-            .replace("__QUERY__", json.dumps(DEFAULT_QUERY).replace("</", "<\\/")))
+            .replace("__QUERY__", json.dumps(query or DEFAULT_QUERY).replace("</", "<\\/")))
 
 
 def graphiql_off_page(url: str) -> str:

@@ -25,16 +25,15 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.routing import BaseRoute
 
+    from gateway.auth import RoleMaps  # the roles a user holds: ``{scope name: {object pk: role}}``
     from gateway.context import Context
     from gateway.demo import DemoData
     from gateway.events import DomainEvent
     from gateway.models import Notification
-    from gateway.policy import Action
+    from gateway.policy import Action, SuspendedRefusal
 
     # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
     NodeResolver = Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]
-    # The roles a user holds, one map ``{scope pk: role}`` per scope kind gateway.auth.Viewer knows.
-    RoleMaps = tuple[dict[int, str], dict[int, str]]
     NotificationSender = Callable[[Notification], Awaitable[None] | None]
 
 hookspec = pluggy.HookspecMarker("partner_gateway")
@@ -93,8 +92,9 @@ def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
 # ---------------------------------------------------------------- request context
 @hookspec
 def gateway_viewer_memberships(session: AsyncSession, user_id: int) -> RoleMaps | Awaitable[RoleMaps]:
-    """Return (or await) the viewer's role maps, ``({scope pk: role}, {scope pk: role})`` in the order
-    ``gateway.auth.Viewer`` takes them; the host merges every plugin's answer."""
+    """Return (or await) the viewer's role maps, ``{scope name: {object pk: role}}``; the host merges every
+    plugin's answer scope by scope into ``gateway.auth.Viewer.roles``. The scope names are the answering
+    part's own; it reads them back with ``Viewer.roles_in(scope)``."""
 
 
 # ---------------------------------------------------------------- authorization
@@ -111,7 +111,18 @@ def gateway_grant_columns() -> list[str] | None:
     """
 
 
+@hookspec(firstresult=True)
+def gateway_suspended_refusal() -> SuspendedRefusal | None:
+    """Return how a viewer whose only grants are suspended (``Grant.suspended``) is refused: the code and
+    message of ``gateway.policy.SuspendedRefusal``; first answer wins (without one, a generic SUSPENDED)."""
+
+
 # ---------------------------------------------------------------- HTTP, CLI, demo data
+@hookspec(firstresult=True)
+def gateway_graphiql_query() -> str | None:
+    """Return the GraphQL document GraphiQL opens with (first answer wins; without one, ``{ __typename }``)."""
+
+
 @hookspec
 def gateway_routes() -> list[BaseRoute]:
     """Return Starlette routes (e.g. CSV exports) mounted beside ``/graphql``."""

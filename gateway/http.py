@@ -143,7 +143,8 @@ class GraphQLEndpoint:
                 settings = self.runtime.settings
                 if not settings.graphiql:
                     return HTMLResponse(graphiql_off_page(str(request.url)))
-                return HTMLResponse(graphiql_page(settings.demo_token_prefill))
+                return HTMLResponse(graphiql_page(settings.demo_token_prefill,
+                                                  self.runtime.plugin_manager.hook.gateway_graphiql_query()))
             if media is None:
                 raise HttpError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.", code="NOT_ACCEPTABLE")
             response = await self._handle(request, media)

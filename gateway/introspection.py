@@ -59,7 +59,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> str:
 
 
 def action_registry(pm: pluggy.PluginManager) -> ActionRegistry:
-    registry = ActionRegistry()
+    registry = ActionRegistry(pm.hook.gateway_suspended_refusal())
     for plugin, actions in contributions(pm, "gateway_actions"):
         registry.register(plugin, actions)
     return registry
@@ -83,8 +83,9 @@ def actions_markdown(registry: ActionRegistry, columns: list[str]) -> str:
     for name, marks in registry.matrix(columns):
         cells = ["✓" if m == "yes" else "R" if m == "restricted" else "" for m in marks]
         lines.append(f"| `{name}` — {descriptions[name]} | {owners[name]} | " + " | ".join(cells) + " |")
-    lines += ["", "✓ allowed; R refused by a product rule with a user error (e.g. `PARTNER_ADMIN_RESTRICTED`); "
-              "empty: refused with `FORBIDDEN`."]
+    codes = sorted({a.restricted_code for a in registry if a.restricted})
+    example = f" (e.g. `{codes[0]}`)" if codes else ""
+    lines += ["", f"✓ allowed; R refused by a product rule with a user error{example}; empty: refused with `FORBIDDEN`."]
     return "\n".join(lines)
 
 

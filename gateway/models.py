@@ -1,11 +1,11 @@
-"""The host's own tables: users, API tokens, audit events, notifications, idempotency keys."""
+"""The host's own tables: users, API tokens, notifications, idempotency keys, persisted queries, cost budgets."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, utcnow
@@ -33,23 +33,6 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
-
-
-class AuditEvent(Base):
-    __tablename__ = "audit_events"
-    __table_args__ = (
-        Index("ix_audit_events_org_id", "organization_id", "id"),
-        Index("ix_audit_events_partner_id", "partner_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    via: Mapped[str] = mapped_column(String(40))
-    partner_id: Mapped[int | None]
-    organization_id: Mapped[int | None]
-    action: Mapped[str] = mapped_column(String(100), index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Notification(Base):

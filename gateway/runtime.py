@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth import Viewer, authenticate
+from gateway.auth import RoleMaps, Viewer, authenticate
 from gateway.composition import build_schema
 from gateway.context import Context
 from gateway.db import create_engine, session_factory, utcnow
@@ -38,7 +38,7 @@ class Runtime:
         self.sessions = session_factory(self.engine)
         self._connection_loop: asyncio.AbstractEventLoop | None = None
         event.listen(self.engine.sync_engine, "connect", self._remember_connection_loop)
-        self.actions = ActionRegistry()
+        self.actions = ActionRegistry(self.plugin_manager.hook.gateway_suspended_refusal())
         for plugin, actions in contributions(self.plugin_manager, "gateway_actions"):
             self.actions.register(plugin, actions)
         self.node_resolvers: dict[str, Any] = {}
@@ -60,14 +60,13 @@ class Runtime:
     def hook(self) -> Any:
         return self.plugin_manager.hook
 
-    async def memberships(self, session: Any, user_id: int) -> tuple[dict[int, str], dict[int, str]]:
-        partner_roles: dict[int, str] = {}
-        organization_roles: dict[int, str] = {}
+    async def memberships(self, session: Any, user_id: int) -> RoleMaps:
+        """Every plugin's ``{scope: {object pk: role}}`` answer, merged scope by scope."""
+        roles: dict[str, dict[int, str]] = {}
         for answer in self.hook.gateway_viewer_memberships(session=session, user_id=user_id):
-            partners, organizations = await maybe_await(answer)
-            partner_roles.update(partners)
-            organization_roles.update(organizations)
-        return partner_roles, organization_roles
+            for scope, held in (await maybe_await(answer)).items():
+                roles.setdefault(scope, {}).update(held)
+        return roles
 
     async def authenticate(self, session: Any, token: str | None) -> Viewer:
         if token is not None and self.settings.is_production and is_demo_token(token):

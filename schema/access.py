@@ -15,9 +15,10 @@ partner scope
   member:<PartnerRole>                     member of the partner                 via MEMBERSHIP
   parent:<PartnerRole>                     member of the partner's parent        via MEMBERSHIP
 
-A grant that comes through a disabled partner carries ``partner_disabled`` and allows nothing, reads
-included (``ActionRegistry.permits``); the SQL scopes below (``visible_organizations_clause``,
-``active_partner_roles``) leave such partners out the same way.
+A grant that comes through a partner (``Grant.through``, the partner's pk) is ``suspended`` while that
+partner is disabled and allows nothing, reads included (``ActionRegistry.permits``); it is refused with
+RESELLER_DISABLED (``DISABLED_PARTNER``, the core's ``gateway_suspended_refusal``). The SQL scopes below
+(``visible_organizations_clause``, ``active_partner_roles``) leave such partners out the same way.
 """
 
 from __future__ import annotations
@@ -30,11 +31,20 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import aliased
 
-from gateway.context import DISABLED_PARTNER_REFUSALS, Context
+from gateway.context import SUSPENDED_REFUSALS, Context
 from gateway.errors import NotFound
-from gateway.policy import Decision, Grant
+from gateway.policy import Decision, Grant, SuspendedRefusal
 from gateway.request_cache import Slot
-from schema.models import Organization, Partner, PartnerAccess
+from schema.memberships import organization_roles, partner_roles
+from schema.models import AuditEvent, Organization, Partner, PartnerAccess
+
+# The user error (mutations) and ``extensions.reason`` (reads) of a refusal through a disabled partner.
+RESELLER_DISABLED = "RESELLER_DISABLED"
+DISABLED_PARTNER = SuspendedRefusal(
+    RESELLER_DISABLED, "Your partner account is disabled, so you cannot {description}; ask your distributor to enable it.")
+# The user error of a grant on an action's restricted list (the mail plugin's, giving a user an admin role).
+PARTNER_ADMIN_RESTRICTED = "PARTNER_ADMIN_RESTRICTED"
+ONLY_SUPER_ADMIN = "A partner admin cannot {description}; only the organization's super admin can."
 
 ORG_SUPER_ADMIN = "org:SUPER_ADMIN"
 ORG_ADMIN = "org:ADMIN"
@@ -91,7 +101,7 @@ class OrganizationAccess:
         return {g.name for g in self.grants}
 
     def refusal(self) -> str | None:
-        if self.grants and all(g.partner_disabled for g in self.grants):
+        if self.grants and all(g.suspended for g in self.grants):
             return "Your partner account is disabled; ask your distributor to enable it."
         if self.revoked_at is not None:
             return (f"The organization's super admin revoked your partner's delegated admin access on "
@@ -112,7 +122,7 @@ async def viewer_partners(ctx: Context) -> dict[int, Partner]:
     """The partners the viewer is a member of, with their status and parent (once per request)."""
     async with ctx.cache.lock(VIEWER_PARTNERS):
         if VIEWER_PARTNERS not in ctx.cache:
-            ids = list(ctx.viewer.partner_roles)
+            ids = list(partner_roles(ctx.viewer))
             rows = (await ctx.session.scalars(select(Partner).where(Partner.id.in_(ids)))).all() if ids else []
             ctx.cache.put(VIEWER_PARTNERS, {p.id: p for p in rows})
     return ctx.cache.get(VIEWER_PARTNERS)
@@ -122,7 +132,7 @@ async def active_partner_roles(ctx: Context) -> dict[int, str]:
     """The viewer's partner roles, leaving out disabled partners: for SQL scopes built from memberships
     (a disabled partner "can do nothing until enabled again", reads included)."""
     partners = await viewer_partners(ctx)
-    return {pid: role for pid, role in ctx.viewer.partner_roles.items()
+    return {pid: role for pid, role in partner_roles(ctx.viewer).items()
             if pid in partners and partners[pid].status != "DISABLED"}
 
 
@@ -130,7 +140,7 @@ async def viewer_reseller_ids(ctx: Context) -> dict[int, int]:
     """{reseller id: the viewer's partner that is its parent}, for distributors' read access."""
     async with ctx.cache.lock(VIEWER_RESELLERS):
         if VIEWER_RESELLERS not in ctx.cache:
-            ids = list(ctx.viewer.partner_roles)
+            ids = list(partner_roles(ctx.viewer))
             rows = (await ctx.session.execute(
                 select(Partner.id, Partner.parent_id).where(Partner.parent_id.in_(ids)))).all() if ids else []
             ctx.cache.put(VIEWER_RESELLERS, {child: parent for child, parent in rows})
@@ -184,23 +194,24 @@ async def organization_grant_rules(ctx: Context) -> list[GrantRule]:
     rules: list[GrantRule] = []
     if not viewer.is_authenticated:
         return rules
-    for role in dict.fromkeys(viewer.organization_roles.values()):
-        members_of = [pk for pk, own in viewer.organization_roles.items() if own == role]
+    organizations = organization_roles(viewer)
+    for role in dict.fromkeys(organizations.values()):
+        members_of = [pk for pk, own in organizations.items() if own == role]
         rules.append(GrantRule(Grant(f"org:{role}", via="MEMBERSHIP"), Organization.id.in_(members_of)))
     partners = await viewer_partners(ctx)
     resellers = await viewer_reseller_ids(ctx)
     for partner_id, partner in partners.items():
-        role = viewer.partner_roles[partner_id]
+        role = partner_roles(viewer)[partner_id]
         disabled = partner.status == "DISABLED"  # the grant is kept (it explains a refusal) but allows nothing
         if role == "PARTNER_ADMIN":
-            rules.append(GrantRule(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", partner_id=partner_id,
-                                         partner_disabled=disabled), delegated_access_counts([partner_id])))
-        rules.append(GrantRule(Grant(f"mapped:{role}", via="PARTNER_MAPPING", partner_id=partner_id,
-                                     partner_disabled=disabled), Organization.partner_id == partner_id))
+            rules.append(GrantRule(Grant(DELEGATED_ADMIN, via="PARTNER_ADMIN", through=partner_id,
+                                         suspended=disabled), delegated_access_counts([partner_id])))
+        rules.append(GrantRule(Grant(f"mapped:{role}", via="PARTNER_MAPPING", through=partner_id,
+                                     suspended=disabled), Organization.partner_id == partner_id))
         its_resellers = [child for child, parent in resellers.items() if parent == partner_id]
         if its_resellers and role != "DEVELOPER":
-            rules.append(GrantRule(Grant(f"upstream:{role}", via="PARTNER_MAPPING", partner_id=partner_id,
-                                         partner_disabled=disabled), Organization.partner_id.in_(its_resellers)))
+            rules.append(GrantRule(Grant(f"upstream:{role}", via="PARTNER_MAPPING", through=partner_id,
+                                         suspended=disabled), Organization.partner_id.in_(its_resellers)))
     if viewer.platform_role in _PLATFORM_GRANTS:
         rules.append(GrantRule(_PLATFORM_GRANTS[viewer.platform_role], true()))
     return rules
@@ -227,10 +238,10 @@ async def _load_organization_access(ctx: Context, cache: dict[int, OrganizationA
     for row in rows:
         entry = OrganizationAccess(row.id, row.domain, row.domain_verified, row.partner_id)
         entry.grants = [rule.grant for n, rule in enumerate(rules) if row[4 + n]]
-        delegated_to = {g.partner_id for g in entry.grants if g.name == DELEGATED_ADMIN}
+        delegated_to = {g.through for g in entry.grants if g.name == DELEGATED_ADMIN}
         for partner_id in partners:
             delegation = delegations.get((row.id, partner_id))
-            if delegation is None or viewer.partner_roles[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
+            if delegation is None or partner_roles(viewer)[partner_id] != "PARTNER_ADMIN" or partner_id in delegated_to:
                 continue
             if delegation.status == "ACTIVE":  # active, yet it does not count: the domain is not verified
                 entry.delegation_blocked_unverified = True
@@ -265,8 +276,8 @@ def allowed_by_grants(ctx: Context, action: str, grants_by_pk: dict[int, list[Gr
     for pk, grants in grants_by_pk.items():
         if ctx.actions.permits(action, grants):
             allowed.add(pk)
-        elif ctx.actions.refused_for_disabled_partner(action, grants):
-            ctx.cache.get(DISABLED_PARTNER_REFUSALS).add(action)
+        elif ctx.actions.refused_as_suspended(action, grants):
+            ctx.cache.get(SUSPENDED_REFUSALS).add(action)
     return allowed
 
 
@@ -301,15 +312,16 @@ async def _load_partner_grants(ctx: Context, cache: dict[int, list[Grant]], want
         rows = (await ctx.session.execute(select(Partner.id, Partner.parent_id).where(Partner.id.in_(wanted)))).all()
         for row in rows:
             grants: list[Grant] = []
-            if row.id in viewer.partner_roles:
+            roles = partner_roles(viewer)
+            if row.id in roles:
                 own = mine.get(row.id)
-                grants.append(Grant(f"member:{viewer.partner_roles[row.id]}", via="MEMBERSHIP", partner_id=row.id,
-                                    partner_disabled=own is not None and own.status == "DISABLED"))
-            if row.parent_id is not None and row.parent_id in viewer.partner_roles:
+                grants.append(Grant(f"member:{roles[row.id]}", via="MEMBERSHIP", through=row.id,
+                                    suspended=own is not None and own.status == "DISABLED"))
+            if row.parent_id is not None and row.parent_id in roles:
                 parent = mine.get(row.parent_id)
-                grants.append(Grant(f"parent:{viewer.partner_roles[row.parent_id]}", via="MEMBERSHIP",
-                                    partner_id=row.parent_id,
-                                    partner_disabled=parent is not None and parent.status == "DISABLED"))
+                grants.append(Grant(f"parent:{roles[row.parent_id]}", via="MEMBERSHIP",
+                                    through=row.parent_id,
+                                    suspended=parent is not None and parent.status == "DISABLED"))
             if viewer.platform_role in _PLATFORM_GRANTS:
                 grants.append(_PLATFORM_GRANTS[viewer.platform_role])
             cache[row.id] = grants
@@ -346,5 +358,12 @@ def forget_access(ctx: Context) -> None:
 def audit(ctx: Context, decision: Decision, action: str, *, organization_id: int | None = None,
           partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
     """Write the audit event of a decided action; the partner comes from the grant when not given."""
-    ctx.audit(action, via=decision.via, organization_id=organization_id,
-              partner_id=partner_id if partner_id is not None else decision.grant.partner_id, details=details)
+    record_audit(ctx, action, via=decision.via, organization_id=organization_id,
+                 partner_id=partner_id if partner_id is not None else decision.grant.through, details=details)
+
+
+def record_audit(ctx: Context, action: str, *, via: str, organization_id: int | None = None,
+                 partner_id: int | None = None, details: dict[str, Any] | None = None) -> None:
+    """Record an audit event (the viewer as actor) in the current transaction."""
+    ctx.session.add(AuditEvent(actor_user_id=ctx.viewer.user_id, via=via, organization_id=organization_id,
+                               partner_id=partner_id, action=action, details=details or {}))

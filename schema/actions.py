@@ -16,6 +16,7 @@ from schema.access import (
     ORG_SUPER_ADMIN,
     PARENT_ADMIN,
     PARENT_ANALYST,
+    PARTNER_ADMIN_RESTRICTED,
     PLATFORM_ADMIN,
     PLATFORM_ANALYST,
     UPSTREAM_ANY,
@@ -63,7 +64,7 @@ CORE_ACTIONS = [
     # Giving a user an admin role is the organization's own decision: a partner admin acting through
     # delegated access adds members (role MEMBER) only; those memberships end when the delegation does.
     Action("organization.add_admin_member", "add a user with an admin role (ADMIN or SUPER_ADMIN) to this organization",
-           ORG_ADMINS | {PLATFORM_ADMIN}, restricted=frozenset({DELEGATED_ADMIN}),
+           ORG_ADMINS | {PLATFORM_ADMIN}, restricted=frozenset({DELEGATED_ADMIN}), restricted_code=PARTNER_ADMIN_RESTRICTED,
            restricted_message="A partner admin can add organization members with the role MEMBER only; "
                               "only the organization's super admin or admins can give a user an admin role."),
     # ------------------------------------------------------------ partners

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import strawberry
 
+from gateway.demo import DemoData
 from gateway.errors import DomainError
 
 CENTS = Decimal("0.01")
@@ -161,3 +162,18 @@ def parse_money(amount: object, currency: str, field: str = "amount") -> tuple[D
     if code not in CURRENCY_CODES:
         raise DomainError("INVALID_CURRENCY", f"{currency!r} is not a supported ISO 4217 currency", "currency")
     return value, code
+
+
+# The kinds of rows the core's demo seeders record in the host's DemoData (``demo.pks_of(kind)``).
+DEMO_PARTNERS = "partners"  # by partner code
+DEMO_ORGANIZATIONS = "organizations"  # by domain
+
+
+def seeded_partners(demo: DemoData) -> dict[str, int]:
+    """The demo partners seeded so far, ``{partner code: pk}``."""
+    return demo.pks_of(DEMO_PARTNERS)
+
+
+def seeded_organizations(demo: DemoData) -> dict[str, int]:
+    """The demo organizations seeded so far, ``{domain: pk}``."""
+    return demo.pks_of(DEMO_ORGANIZATIONS)

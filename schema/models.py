@@ -252,3 +252,22 @@ class LargeDeal(Base):
     status: Mapped[str] = mapped_column(String(20), default="SUBMITTED")
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class AuditEvent(Base):
+    """The audit log: who did what, through which grant (``via``), on which organization, through which partner."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_org_id", "organization_id", "id"),
+        Index("ix_audit_events_partner_id", "partner_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    via: Mapped[str] = mapped_column(String(40))
+    partner_id: Mapped[int | None]
+    organization_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

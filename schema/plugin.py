@@ -22,7 +22,7 @@ from gateway import models as host_models
 from gateway.db import Base
 from gateway.hookspecs import hookimpl
 from gateway.plugins import part_name
-from gateway.policy import Action
+from gateway.policy import Action, SuspendedRefusal
 from schema import models
 from schema.actions import CORE_ACTIONS
 from schema.analytics import plugin as analytics
@@ -52,7 +52,7 @@ def gateway_models() -> list[type]:
     core_tables = [value for value in vars(models).values()
                    if isinstance(value, type) and issubclass(value, Base) and value is not Base]
     return [
-        host_models.User, host_models.ApiToken, host_models.AuditEvent, host_models.Notification,
+        host_models.User, host_models.ApiToken, host_models.Notification,
         host_models.IdempotencyKey, host_models.PersistedQuery, host_models.CostBudget, *core_tables,
     ]
 
@@ -72,6 +72,13 @@ async def gateway_seed_catalog(session: AsyncSession) -> Mapping[str, int]:
     from schema.catalog.service import seed_standard_catalog
 
     return await seed_standard_catalog(session)
+
+
+@hookimpl
+def gateway_suspended_refusal() -> SuspendedRefusal:
+    from schema.access import DISABLED_PARTNER
+
+    return DISABLED_PARTNER
 
 
 @hookimpl

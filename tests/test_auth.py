@@ -22,6 +22,7 @@ from gateway.errors import Unauthenticated
 from gateway.models import ApiToken, User
 from gateway.runtime import Runtime
 from gateway.testing import run_query
+from schema.memberships import organization_roles, partner_roles
 from schema.testing import build_world
 
 
@@ -62,8 +63,8 @@ async def test_token_resolves_to_viewer_with_memberships(runtime: Runtime) -> No
         platform = await authenticate(session, world.tokens["platform_admin"], runtime.memberships)
         nobody = await authenticate(session, None, runtime.memberships)
     assert admin.email == "admin@resell.example"
-    assert admin.partner_roles == {world.partners["reseller"]: "PARTNER_ADMIN"} and admin.organization_roles == {}
-    assert boss.organization_roles == {world.organizations["acme"]: "SUPER_ADMIN"}
+    assert partner_roles(admin) == {world.partners["reseller"]: "PARTNER_ADMIN"} and organization_roles(admin) == {}
+    assert organization_roles(boss) == {world.organizations["acme"]: "SUPER_ADMIN"}
     assert platform.is_platform_admin and not admin.is_platform_admin
     assert nobody is ANONYMOUS and not nobody.is_authenticated
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.db import utcnow
-from gateway.models import AuditEvent
 from gateway.testing import run_query
 from schema import models
+from schema.models import AuditEvent
 from schema.testing import ROLES, World, build_world
 
 OK = "OK"

@@ -78,7 +78,7 @@ async def test_updates_and_many_rows_at_once_are_guarded_and_nothing_is_kept(run
 
 async def test_json_is_read_value_by_value_so_a_list_of_ids_is_not_a_card_number(runtime: Runtime) -> None:
     """[4111, 1111, 1111, 1111] written as text would read as one number; as JSON it is four ids."""
-    from gateway.models import AuditEvent
+    from schema.models import AuditEvent
 
     async with runtime.sessions() as session, session.begin():
         session.add(AuditEvent(via="TEST", action="bulk", details={"instanceIds": [4111, 1111, 1111, 1111]}))

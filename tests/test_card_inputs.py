@@ -27,11 +27,13 @@ from sqlalchemy import func, select, update
 
 from gateway.db import utcnow
 from gateway.errors import DomainError
-from gateway.models import ApiToken, AuditEvent
+from gateway.models import ApiToken
 from gateway.runtime import Runtime
 from gateway.sensitive import contains_card_number
 from gateway.testing import run_query, shared_runtime
 from schema import models
+from schema.access import record_audit
+from schema.models import AuditEvent
 from schema.testing import World, build_world
 
 # One card number (Visa's test number, or Mastercard's) written as people and attackers write it.
@@ -292,7 +294,7 @@ async def test_the_audit_log_never_copies_a_card_number(runtime: Runtime) -> Non
 
     async with runtime.context(token=world.tokens["reseller_admin"]) as ctx:
         async def body() -> Any:
-            ctx.audit("payment_method.update", via="TEST", organization_id=world.organizations["acme"],
+            record_audit(ctx, "payment_method.update", via="TEST", organization_id=world.organizations["acme"],
                       details={"brand": "VISA 4111\u00a01111\u00a01111\u00a01111"})
             return PaymentMethodPayload(payment_method=None)
 

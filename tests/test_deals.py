@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from gateway.db import utcnow
 from gateway.errors import DomainError
-from gateway.models import AuditEvent
 from gateway.testing import run_query
 from schema import models
 from schema.access import authorize_organization
 from schema.catalog.service import seed_catalog
 from schema.deals.service import submit_large_deal
+from schema.models import AuditEvent
 from schema.testing import ROLES, World, build_world
 
 OK = "OK"

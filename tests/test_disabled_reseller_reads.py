@@ -24,7 +24,6 @@ from sqlalchemy import update
 from gateway.auth import get_or_create_user
 from gateway.db import utcnow
 from gateway.http import create_app
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.runtime import Runtime
 from gateway.testing import run_query, shared_runtime
@@ -34,6 +33,7 @@ from plugins.vertical.access import instance_grants, solution_grants
 from plugins.vertical.tests.conftest import VerticalWorld, build_vertical_world
 from schema import models
 from schema.access import organization_access, partner_grants
+from schema.models import AuditEvent
 
 READERS = ("reseller_admin", "reseller_analyst")
 
@@ -294,11 +294,11 @@ async def test_no_declared_action_is_allowed_through_a_disabled_reseller(runtime
     assert {"organization.read", "organization.read_subscriptions", "partner.read_customers"} <= permitted
     await set_status(runtime, seeded.world.partners["reseller"], "DISABLED")
     disabled = await _grants(runtime, seeded, role)
-    assert disabled and all(g.partner_disabled for g in disabled)
+    assert disabled and all(g.suspended for g in disabled)
     for name in permitted:  # reads and writes alike; each refusal says why
         assert not actions.permits(name, disabled), name
-        assert actions.refused_for_disabled_partner(name, disabled), name
-        refusal = actions.disabled_refusal(name, reading=True)
+        assert actions.refused_as_suspended(name, disabled), name
+        refusal = actions.suspended_refusal(name, reading=True)
         assert refusal.extensions == {"code": "FORBIDDEN", "action": name, "reason": "RESELLER_DISABLED"}
 
 

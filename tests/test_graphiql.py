@@ -84,3 +84,10 @@ async def test_get_with_a_query_still_answers_json_to_a_browser(runtime: Runtime
         response = await client.get("/graphql", params={"query": "{ __typename }"}, headers={"Accept": BROWSER_ACCEPT})
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_graphiql_opens_with_the_query_the_core_answers(graphiql_on: Runtime) -> None:
+    """The host knows no field of the graph: the core's ``gateway_graphiql_query`` gives the first document."""
+    async with client_for(graphiql_on) as client:
+        page = (await client.get("/graphql", headers={"Accept": BROWSER_ACCEPT})).text
+    assert "partnerMemberships" in page and "organizationMemberships" in page

@@ -23,7 +23,6 @@ from gateway.card_guard import CardDataRefused
 from gateway.context import Context
 from gateway.errors import DomainError
 from gateway.http import create_app
-from gateway.models import AuditEvent
 from gateway.runtime import Runtime
 from gateway.sensitive import (
     contains_card_data,
@@ -35,6 +34,7 @@ from gateway.sensitive import (
 from gateway.testing import run_query, shared_runtime
 from plugins.mail.testing import build_mail_world
 from schema import models
+from schema.models import AuditEvent
 from schema.people import service as people
 
 ADD_MEMBER = """mutation($input: AddOrganizationMemberInput!) { addOrganizationMember(input: $input) {

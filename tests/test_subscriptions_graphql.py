@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from gateway.db import utcnow
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.testing import count_statements, run_query
 from schema import models
 from schema.catalog.service import seed_catalog
+from schema.models import AuditEvent
 from schema.testing import ROLES, World, build_world
 
 OK = "OK"

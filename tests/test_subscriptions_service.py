@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.errors import DomainError
-from gateway.models import AuditEvent
 from schema import models
 from schema.access import authorize_organization
 from schema.catalog.pricing import add_period
 from schema.catalog.service import seed_catalog
+from schema.models import AuditEvent
 from schema.subscriptions import service
 from schema.testing import World, build_world
 

@@ -23,11 +23,11 @@ from gateway.context import Context
 from gateway.errors import DomainError
 from gateway.events import DomainEvent, EventTypeClash, committed_events, event_types, pending_events
 from gateway.hookspecs import hookimpl, hookspec
-from gateway.models import AuditEvent
 from gateway.plugins import create_plugin_manager, enabled_plugins, owner_of
 from gateway.runtime import Runtime
 from gateway.testing import clear_tables, create_tables, make_test_runtime, shared_runtime
-from schema.models import PartnerAccess
+from schema.access import record_audit
+from schema.models import AuditEvent, PartnerAccess
 from schema.organizations.events import PartnerAccessRevoked
 from schema.testing import World, build_world
 
@@ -59,7 +59,7 @@ class Recorder:
             PartnerAccess.organization_id == event.organization_id, PartnerAccess.partner_id == event.partner_id))
         self.seen_inside.append((ctx.session.in_transaction(), status, pending_events(ctx), committed_events(ctx)))
         if self.write:
-            ctx.audit("test.saw_event", via="TEST", organization_id=event.organization_id,
+            record_audit(ctx, "test.saw_event", via="TEST", organization_id=event.organization_id,
                       details={"type": event.type})
             await ctx.session.flush()
         if self.veto:

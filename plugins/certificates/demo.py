@@ -23,6 +23,7 @@ from plugins.certificates.service import (
     add_years,
     create_subscriptions,
 )
+from schema.common import seeded_organizations
 from schema.models import Plan, Product, Subscription
 
 # code, name, yearly unit price (USD)
@@ -80,7 +81,7 @@ async def seed_demo(session: AsyncSession, demo: DemoData, *, now: dt.datetime |
     now = now or utcnow()
     product_id = await session.scalar(select(Product.id).where(Product.code == CERTIFICATES_PRODUCT))
     for domain, specs in DEMO_SUBSCRIPTIONS.items():
-        organization_id = demo.organizations.get(domain)
+        organization_id = seeded_organizations(demo).get(domain)
         if organization_id is None:
             continue
         already = await session.scalar(select(Subscription.id).where(

@@ -17,7 +17,7 @@ from gateway.relay import decode_pk
 from plugins.certificates import service
 from plugins.certificates.actions import ADD_INVENTORY, ADD_SUBSCRIPTIONS, RENEW_SUBSCRIPTIONS, USE_INVENTORY
 from plugins.certificates.types import CertificateInventoryLine, InventoryKind
-from schema.access import authorize_organization, authorize_platform
+from schema.access import authorize_organization, authorize_platform, record_audit
 from schema.models import Subscription as SubscriptionRow
 from schema.models import SubscriptionChange as SubscriptionChangeRow
 from schema.subscriptions.events import renewal_due, subscription_event
@@ -141,8 +141,8 @@ class CertificateMutations:
                 actor_user_id=ctx.viewer.user_id, via=decision.via, on_change=_changed(ctx))
             ids = [s.id for s in created]
             claim.result = {"subscriptionIds": ids}
-            ctx.audit(ADD_SUBSCRIPTIONS, via=decision.via, organization_id=organization_pk,
-                      partner_id=decision.grant.partner_id, details={"subscriptionIds": ids, **request})
+            record_audit(ctx, ADD_SUBSCRIPTIONS, via=decision.via, organization_id=organization_pk,
+                      partner_id=decision.grant.through, details={"subscriptionIds": ids, **request})
             return AddCertificateSubscriptionsPayload(subscriptions=[ProductSubscription.from_row(s) for s in created])
 
         return await run_mutation(ctx, AddCertificateSubscriptionsPayload, body)
@@ -170,8 +170,8 @@ class CertificateMutations:
             lines = await service.add_inventory(
                 ctx.session, subscription=subscription, kind=input.kind.value, items=items, now=utcnow(),
                 actor_user_id=ctx.viewer.user_id, via=decision.via, on_change=_changed(ctx))
-            ctx.audit(ADD_INVENTORY, via=decision.via, organization_id=organization_pk,
-                      partner_id=decision.grant.partner_id,
+            record_audit(ctx, ADD_INVENTORY, via=decision.via, organization_id=organization_pk,
+                      partner_id=decision.grant.through,
                       details={**request, "invoiceLines": [[line.description, str(line.amount), line.currency]
                                                            for line in lines]})
             return AddCertificateInventoryPayload(subscription=ProductSubscription.from_row(subscription))
@@ -188,8 +188,8 @@ class CertificateMutations:
             organization_pk, decision = await _authorize_subscription(ctx, USE_INVENTORY, subscription_pk)
             row = await service.use_inventory(ctx.session, subscription_id=subscription_pk,
                                               certificate_type_code=input.certificate_type_code, now=utcnow())
-            ctx.audit(USE_INVENTORY, via=decision.via, organization_id=organization_pk,
-                      partner_id=decision.grant.partner_id,
+            record_audit(ctx, USE_INVENTORY, via=decision.via, organization_id=organization_pk,
+                      partner_id=decision.grant.through,
                       details={"subscriptionId": subscription_pk, "certificateTypeCode": input.certificate_type_code,
                                "used": row.used, "current": row.current})
             return UseCertificateInventoryPayload(subscription=(await _subscriptions(ctx, [subscription_pk]))[0],
@@ -216,10 +216,10 @@ class CertificateMutations:
                                               actor_user_id=ctx.viewer.user_id, via=decision.via)
             for kind, rows in (("renewed", outcome.renewed), ("expired", outcome.expired)):
                 for row in rows:
-                    ctx.audit(f"certificates.subscription_{kind}", via=decision.via, organization_id=row.organization_id,
+                    record_audit(ctx, f"certificates.subscription_{kind}", via=decision.via, organization_id=row.organization_id,
                               details={"subscriptionId": row.id, "asOf": as_of.isoformat(),
                                        "periodEnd": row.current_period_end.isoformat()})
-            ctx.audit(RENEW_SUBSCRIPTIONS, via=decision.via, details={
+            record_audit(ctx, RENEW_SUBSCRIPTIONS, via=decision.via, details={
                 "asOf": as_of.isoformat(), "renewed": [s.id for s in outcome.renewed],
                 "expired": [s.id for s in outcome.expired]})
             return RenewSubscriptionsPayload(renewed=[ProductSubscription.from_row(s) for s in outcome.renewed],

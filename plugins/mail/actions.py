@@ -21,7 +21,15 @@ needs ``mail.change_user_role``.
 from __future__ import annotations
 
 from gateway.policy import Action
-from schema.access import DELEGATED_ADMIN, ORG_ADMIN, ORG_MEMBERS, ORG_SUPER_ADMIN, PLATFORM_ADMIN
+from schema.access import (
+    DELEGATED_ADMIN,
+    ONLY_SUPER_ADMIN,
+    ORG_ADMIN,
+    ORG_MEMBERS,
+    ORG_SUPER_ADMIN,
+    PARTNER_ADMIN_RESTRICTED,
+    PLATFORM_ADMIN,
+)
 
 READERS = frozenset(ORG_MEMBERS | {DELEGATED_ADMIN, PLATFORM_ADMIN})
 MANAGERS = frozenset({ORG_SUPER_ADMIN, ORG_ADMIN, DELEGATED_ADMIN, PLATFORM_ADMIN})
@@ -32,7 +40,8 @@ READ = "mail.read"
 
 
 def _restricted(name: str, description: str) -> Action:
-    return Action(name, description, SUPER_ADMIN_ONLY, restricted=PARTNER_ADMIN)
+    return Action(name, description, SUPER_ADMIN_ONLY, restricted=PARTNER_ADMIN,
+                  restricted_code=PARTNER_ADMIN_RESTRICTED, restricted_message=ONLY_SUPER_ADMIN)
 
 
 MANAGER_ACTIONS = [

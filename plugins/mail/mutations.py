@@ -21,7 +21,7 @@ from gateway.policy import Decision
 from gateway.relay import decode_pk, encode_id
 from plugins.mail import service
 from plugins.mail.types import MailAlias, MailOrganization, MailPolicy, MailUser, MailUserRole
-from schema.access import authorize_organization
+from schema.access import authorize_organization, record_audit
 
 P = TypeVar("P")
 
@@ -172,8 +172,8 @@ async def mail_mutation(info: strawberry.Info[Context, None],
 
 
 def audit(ctx: Context, decision: Decision, setup: service.MailSetup, **details: object) -> None:
-    ctx.audit(decision.action.name, via=decision.via, organization_id=setup.organization.id,
-              partner_id=decision.grant.partner_id, details=details)
+    record_audit(ctx, decision.action.name, via=decision.via, organization_id=setup.organization.id,
+              partner_id=decision.grant.through, details=details)
 
 
 def user_pk(user_id: strawberry.ID) -> int:

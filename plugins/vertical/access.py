@@ -13,6 +13,7 @@ from gateway.request_cache import Slot
 from plugins.vertical.actions import DEVELOPER_ACCESS, SOLUTION_CUSTOMER
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
 from schema.access import PLATFORM_ADMIN, PLATFORM_ANALYST, allowed_by_grants, organization_access, viewer_partners
+from schema.memberships import organization_roles, partner_roles
 from schema.models import Organization
 
 _PLATFORM = {"ADMIN": Grant(PLATFORM_ADMIN, via="PLATFORM"), "ANALYST": Grant(PLATFORM_ANALYST, via="ANALYST")}
@@ -20,12 +21,12 @@ ACCESS_ROLES = ("DEVELOPER", "PARTNER_ADMIN")  # developer-partner roles that us
 
 
 async def _team_grant(ctx: Context, developer_partner_id: int) -> Grant | None:
-    role = ctx.viewer.partner_roles.get(developer_partner_id)
+    role = partner_roles(ctx.viewer).get(developer_partner_id)
     if role is None:
         return None
     partner = (await viewer_partners(ctx)).get(developer_partner_id)
-    return Grant(f"solution:{role}", via="MEMBERSHIP", partner_id=developer_partner_id,
-                 partner_disabled=partner is not None and partner.status == "DISABLED")
+    return Grant(f"solution:{role}", via="MEMBERSHIP", through=developer_partner_id,
+                 suspended=partner is not None and partner.status == "DISABLED")
 
 
 # the viewer's grants per solution and per instance, for the length of a request
@@ -42,10 +43,10 @@ async def solution_grants(ctx: Context, solution_ids: Iterable[int]) -> dict[int
         rows = (await ctx.session.execute(
             select(Solution.id, Solution.developer_partner_id).where(Solution.id.in_(wanted)))).all()
         customer_of: set[int] = set()
-        if viewer.organization_roles and rows:
+        if organization_roles(viewer) and rows:
             customer_of = set((await ctx.session.scalars(select(SolutionInstance.solution_id).where(
                 SolutionInstance.solution_id.in_([r.id for r in rows]),
-                SolutionInstance.organization_id.in_(list(viewer.organization_roles))))).all())
+                SolutionInstance.organization_id.in_(list(organization_roles(viewer)))))).all())
         for row in rows:
             grants: list[Grant] = []
             team = await _team_grant(ctx, row.developer_partner_id)
@@ -75,9 +76,9 @@ async def instance_grants(ctx: Context, instance_ids: Iterable[int]) -> dict[int
         for row in rows:
             grants: list[Grant] = []
             team = await _team_grant(ctx, row.developer_partner_id)
-            if team is not None and row.status == "GRANTED" and ctx.viewer.partner_roles[row.developer_partner_id] in ACCESS_ROLES:
-                grants.append(Grant(DEVELOPER_ACCESS, via="DEVELOPER_ACCESS", partner_id=row.developer_partner_id,
-                                    partner_disabled=team.partner_disabled))
+            if team is not None and row.status == "GRANTED" and partner_roles(ctx.viewer)[row.developer_partner_id] in ACCESS_ROLES:
+                grants.append(Grant(DEVELOPER_ACCESS, via="DEVELOPER_ACCESS", through=row.developer_partner_id,
+                                    suspended=team.suspended))
             entry = organizations.get(row.organization_id)
             grants.extend(entry.grants if entry else [])
             if team is not None:

@@ -19,6 +19,7 @@ from gateway.demo import DemoData
 from gateway.models import User
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance, SolutionVersion
 from plugins.vertical.services.solutions import parse_version, user_type_for, vertical_subscriptions
+from schema.common import seeded_organizations, seeded_partners
 from schema.models import Organization, Partner, Plan
 
 DEVELOPER_CODE = "APPSMITH"
@@ -56,7 +57,7 @@ INSTANCES = [
 
 
 async def _developer_partner(session: AsyncSession, demo: DemoData) -> int:
-    partner_id = demo.partners.get(DEVELOPER_CODE) or await session.scalar(
+    partner_id = seeded_partners(demo).get(DEVELOPER_CODE) or await session.scalar(
         select(Partner.id).where(Partner.code == DEVELOPER_CODE))
     if partner_id is not None:
         return partner_id
@@ -66,7 +67,7 @@ async def _developer_partner(session: AsyncSession, demo: DemoData) -> int:
         partner = Partner(name=name, code=code, kind="DEVELOPER", address={"city": "Berlin", "country": "DE"})
         session.add(partner)
         await session.flush()
-    demo.partners[code] = partner.id
+    seeded_partners(demo)[code] = partner.id
     return partner.id
 
 
@@ -105,7 +106,7 @@ async def seed_demo(session: AsyncSession, demo: DemoData) -> None:
     subscriptions = await vertical_subscriptions(session, organizations.values())
     for (solution_name, domain, version, status, test, plan_code, sub_status, days, data_mb, file_mb,
          access) in INSTANCES:
-        organization_id = demo.organizations.get(domain) or organizations.get(domain)
+        organization_id = seeded_organizations(demo).get(domain) or organizations.get(domain)
         if organization_id is None:
             continue
         solution_id = solutions[solution_name]

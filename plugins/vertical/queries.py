@@ -22,6 +22,7 @@ from plugins.vertical.types import (
     versions_by_pk,
 )
 from schema.access import active_partner_roles
+from schema.memberships import organization_roles
 from schema.organizations.types import Organization
 
 
@@ -44,9 +45,9 @@ class SolutionQueries:
             active_partners = await active_partner_roles(ctx)  # a disabled partner lists nothing
             if active_partners:
                 conditions.append(models.Solution.developer_partner_id.in_(list(active_partners)))
-            if viewer.organization_roles:
+            if organization_roles(viewer):
                 conditions.append(models.Solution.id.in_(select(models.SolutionInstance.solution_id).where(
-                    models.SolutionInstance.organization_id.in_(list(viewer.organization_roles)))))
+                    models.SolutionInstance.organization_id.in_(list(organization_roles(viewer))))))
             stmt = stmt.where(or_(*conditions)) if conditions else stmt.where(models.Solution.id.is_(None))
         return await paginate(ctx, stmt, entity=models.Solution,
                               sort=[SortKey(models.Solution.name), SortKey(models.Solution.id)],

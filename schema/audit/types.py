@@ -11,11 +11,11 @@ from strawberry.scalars import JSON
 from gateway.batch import batch_field
 from gateway.composition import Query, extends
 from gateway.context import Context
-from gateway.models import AuditEvent as AuditEventRow
 from gateway.relay import Connection, Node, PageArgs, SortKey, decode_pk, encode_id, paginate, paginate_grouped
 from schema.access import active_partner_roles, allowed_organizations, visible_organizations_clause
 from schema.common import AccessVia
 from schema.identity.types import User, users_by_pk
+from schema.models import AuditEvent as AuditEventRow
 from schema.models import Organization as OrganizationRow
 from schema.organizations.types import Organization, organizations_by_pk, refusal
 from schema.partners.types import Partner, partners_by_pk

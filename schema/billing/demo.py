@@ -17,6 +17,7 @@ from gateway.db import utcnow
 from gateway.demo import DemoData
 from schema.billing.proration import prorate
 from schema.catalog.pricing import period_charges
+from schema.common import seeded_organizations
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod, Plan, Subscription
 
 _BRANDS = ["VISA", "MASTERCARD", "AMEX", "VISA", "DISCOVER"]
@@ -24,7 +25,7 @@ _BRANDS = ["VISA", "MASTERCARD", "AMEX", "VISA", "DISCOVER"]
 
 async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | None = None) -> None:
     now = (now or utcnow()).replace(microsecond=0)
-    ids = list(demo.organizations.values())
+    ids = list(seeded_organizations(demo).values())
     if not ids:
         return
     organizations = {o.id: o for o in (await session.scalars(select(Organization).where(Organization.id.in_(ids)))).all()}
@@ -39,7 +40,7 @@ async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | No
     for subscription in subscriptions:
         by_org.setdefault(subscription.organization_id, []).append(subscription)
 
-    for index, organization_id in enumerate(demo.organizations.values()):
+    for index, organization_id in enumerate(seeded_organizations(demo).values()):
         organization = organizations.get(organization_id)
         if organization is None:
             continue

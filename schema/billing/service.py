@@ -171,7 +171,7 @@ async def update_payment_method(
     organization = await ctx.session.get(Organization, organization_id)
     if owner == "RESELLER_CARD" and (organization is None or organization.partner_id is None):
         raise DomainError("NO_RESELLER", "A direct customer has no reseller; use CUSTOMER_CARD.", "owner")
-    acting_partner = decision.grant.partner_id
+    acting_partner = decision.grant.through
     if owner == "RESELLER_CARD" and acting_partner is not None and acting_partner != organization.partner_id:
         # delegated access without the mapping: its card would pay for the mapped reseller's sales
         # and stay on file after the customer revokes it

@@ -39,7 +39,7 @@ async def submit_large_deal(
         raise DomainError("CLOSE_DATE_NOT_IN_FUTURE", "expectedCloseDate must be after today.", "expectedCloseDate")
     if notes is not None and len(notes) > MAX_NOTES:
         raise DomainError("NOTES_TOO_LONG", f"notes are at most {MAX_NOTES} characters.", "notes")
-    partner_id = decision.grant.partner_id
+    partner_id = decision.grant.through
     if partner_id is None:
         organization = await ctx.session.get(Organization, organization_id)
         partner_id = organization.partner_id if organization is not None else None

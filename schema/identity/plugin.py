@@ -13,7 +13,8 @@ from schema.identity.types import User, visible_users
 from schema.identity.viewer import ViewerQueries, viewer_memberships
 
 if TYPE_CHECKING:
-    from gateway.hookspecs import NodeResolver, RoleMaps
+    from gateway.auth import RoleMaps
+    from gateway.hookspecs import NodeResolver
 
 
 async def _users(ctx: Context, pks: list[int]) -> list[object | None]:

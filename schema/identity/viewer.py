@@ -6,10 +6,12 @@ import strawberry
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.auth import RoleMaps
 from gateway.composition import Query, extends
 from gateway.context import SIGN_IN, Context
 from gateway.errors import Unauthenticated
 from schema.identity.types import User, users_by_pk
+from schema.memberships import memberships
 from schema.models import OrganizationMember, PartnerAccess, PartnerMember
 from schema.models import Partner as PartnerRow
 
@@ -39,13 +41,13 @@ class ViewerQueries:
         )
 
 
-async def viewer_memberships(session: AsyncSession, user_id: int) -> tuple[dict[int, str], dict[int, str]]:
+async def viewer_memberships(session: AsyncSession, user_id: int) -> RoleMaps:
     partners = (await session.execute(
         select(PartnerMember.partner_id, PartnerMember.role).where(PartnerMember.user_id == user_id))).all()
     organizations = (await session.execute(
         select(OrganizationMember.organization_id, OrganizationMember.role).where(
             OrganizationMember.user_id == user_id, _membership_in_force()))).all()
-    return {p: r for p, r in partners}, {o: r for o, r in organizations}
+    return memberships(partners={p: r for p, r in partners}, organizations={o: r for o, r in organizations})
 
 
 def _membership_in_force() -> ColumnElement[bool]:

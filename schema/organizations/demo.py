@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth import get_or_create_user
 from gateway.db import utcnow
 from gateway.demo import DemoData, ensure_demo_token
+from schema.common import seeded_organizations, seeded_partners
 from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping, PartnerMember
 
 # code, name, kind, parent code, status, city, country
@@ -149,11 +150,11 @@ async def _seed_partners(session: AsyncSession, demo: DemoData) -> None:
         partner = existing.get(code)
         if partner is None:
             partner = Partner(code=code, name=name, kind=kind, status=status,
-                              parent_id=demo.partners[parent] if parent else None,
+                              parent_id=seeded_partners(demo)[parent] if parent else None,
                               address={"line1": "1 Demo Street", "city": city, "country": country})
             session.add(partner)
             await session.flush()
-        demo.partners[code] = partner.id
+        seeded_partners(demo)[code] = partner.id
 
 
 async def _seed_organizations(session: AsyncSession, demo: DemoData) -> set[str]:
@@ -167,7 +168,7 @@ async def _seed_organizations(session: AsyncSession, demo: DemoData) -> set[str]
         row = existing.get(spec.domain)
         if row is None:
             created = now - dt.timedelta(days=spec.age_days)
-            partner_id = demo.partners[spec.partner] if spec.partner else None
+            partner_id = seeded_partners(demo)[spec.partner] if spec.partner else None
             row = Organization(
                 name=spec.name, domain=spec.domain, domain_verified=spec.verified,
                 domain_verification_code="pgw-verify-" + spec.domain.split(".")[0],
@@ -180,7 +181,7 @@ async def _seed_organizations(session: AsyncSession, demo: DemoData) -> set[str]
             await session.flush()
             new.add(spec.domain)
             _history(session, demo, row.id, spec, created, now)
-        demo.organizations[spec.domain] = row.id
+        seeded_organizations(demo)[spec.domain] = row.id
     return new
 
 
@@ -192,15 +193,15 @@ def _history(session: AsyncSession, demo: DemoData, organization_id: int, spec: 
     mapped_at = created
     if spec.previous_partner:
         mapped_at = created + (now - created) / 2
-        session.add(PartnerMapping(organization_id=organization_id, partner_id=demo.partners[spec.previous_partner],
+        session.add(PartnerMapping(organization_id=organization_id, partner_id=seeded_partners(demo)[spec.previous_partner],
                                    mapped_by="PARTNER", mapped_at=created, unmapped_at=mapped_at))
-        session.add(PartnerAccess(organization_id=organization_id, partner_id=demo.partners[spec.previous_partner],
+        session.add(PartnerAccess(organization_id=organization_id, partner_id=seeded_partners(demo)[spec.previous_partner],
                                   status="REVOKED", granted_at=created, revoked_at=mapped_at))
-    session.add(PartnerMapping(organization_id=organization_id, partner_id=demo.partners[spec.partner],
+    session.add(PartnerMapping(organization_id=organization_id, partner_id=seeded_partners(demo)[spec.partner],
                                mapped_by=spec.mapped_by, mapped_at=mapped_at))
     if spec.access:
         revoked = spec.access == "REVOKED"
-        session.add(PartnerAccess(organization_id=organization_id, partner_id=demo.partners[spec.partner],
+        session.add(PartnerAccess(organization_id=organization_id, partner_id=seeded_partners(demo)[spec.partner],
                                   status=spec.access, granted_at=mapped_at,
                                   revoked_at=now - dt.timedelta(days=3) if revoked else None))
 
@@ -211,13 +212,13 @@ async def _seed_people(session: AsyncSession, demo: DemoData, new_domains: set[s
         demo.users[user.email] = user.id
         if partner_role is not None:
             code, role = partner_role
-            partner_id = demo.partners[code]
+            partner_id = seeded_partners(demo)[code]
             if await session.scalar(select(PartnerMember.id).where(
                     PartnerMember.partner_id == partner_id, PartnerMember.user_id == user.id)) is None:
                 session.add(PartnerMember(partner_id=partner_id, user_id=user.id, role=role))
         if org_role is not None:
             domain, role = org_role
-            organization_id = demo.organizations[domain]
+            organization_id = seeded_organizations(demo)[domain]
             if await session.scalar(select(OrganizationMember.id).where(
                     OrganizationMember.organization_id == organization_id,
                     OrganizationMember.user_id == user.id)) is None:
@@ -225,8 +226,8 @@ async def _seed_people(session: AsyncSession, demo: DemoData, new_domains: set[s
         await ensure_demo_token(session, demo, user, label, can)
     if "globex.example" in new_domains:  # the revocation was Globex's super admin's doing
         access = await session.scalar(select(PartnerAccess).where(
-            PartnerAccess.organization_id == demo.organizations["globex.example"],
-            PartnerAccess.partner_id == demo.partners["BRIGHT"]))
+            PartnerAccess.organization_id == seeded_organizations(demo)["globex.example"],
+            PartnerAccess.partner_id == seeded_partners(demo)["BRIGHT"]))
         if access is not None:
             access.revoked_by_user_id = demo.users["boss@globex.example"]
     await session.flush()

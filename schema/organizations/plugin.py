@@ -30,6 +30,24 @@ def gateway_add_hookspecs(pm: pluggy.PluginManager) -> None:
     pm.add_hookspecs(hookspecs)
 
 
+# What GraphiQL opens with: the viewer and their memberships (fields of the identity part and this one).
+GRAPHIQL_QUERY = """# Partner Gateway. The demo token of your choice goes in the Headers tab below.
+{
+  viewer {
+    user { email name }
+    isPlatformAdmin
+    partnerMemberships { role partner { name code } }
+    organizationMemberships { role organization { name domain } }
+  }
+}
+"""
+
+
+@hookimpl
+def gateway_graphiql_query() -> str:
+    return GRAPHIQL_QUERY
+
+
 @hookimpl
 def gateway_types() -> list[type]:
     return [Organization, Partner]

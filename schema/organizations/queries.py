@@ -7,11 +7,12 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.composition import Query, extends
-from gateway.context import DISABLED_PARTNER_REFUSALS, Context
+from gateway.context import SUSPENDED_REFUSALS, Context
 from gateway.relay import Connection, PageArgs, decode_pk, paginate, paginate_grouped
 from schema.access import allowed_partners, delegation_counts, visible_organizations_clause
 from schema.common import OrganizationRole, PartnerRole
 from schema.identity.viewer import Viewer
+from schema.memberships import organization_roles, partner_roles
 from schema.models import Organization as OrganizationRow
 from schema.models import Partner as PartnerRow
 from schema.models import PartnerAccess as PartnerAccessRow
@@ -32,7 +33,7 @@ class OrganizationQueries:
         ctx: Context = info.context
         ctx.require_user()
         found = (await visible_organizations(ctx, [decode_pk(id, "Organization")]))[0]
-        if found is None and "organization.read" in (ctx.cache.peek(DISABLED_PARTNER_REFUSALS) or ()):
+        if found is None and "organization.read" in (ctx.cache.peek(SUSPENDED_REFUSALS) or ()):
             raise ctx.refusal("organization.read")  # say why rather than pretend it does not exist
         return found
 
@@ -66,7 +67,7 @@ class OrganizationQueries:
             # Its own partners always (a disabled one still sees its record and status); resellers only
             # through a partner that is not disabled.
             active = await active_partner_roles(ctx)
-            ids = list(viewer.partner_roles) + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
+            ids = list(partner_roles(viewer)) + [child for child, parent in (await viewer_reseller_ids(ctx)).items()
                                                 if parent in active]
             stmt = stmt.where(PartnerRow.id.in_(ids))
         if kind is not None:
@@ -130,7 +131,7 @@ class ViewerMembershipFields:
     @batch_field
     @staticmethod
     async def partner_memberships(parents: list[Viewer], ctx: Context) -> list[list[PartnerMembership]]:
-        roles = ctx.viewer.partner_roles
+        roles = partner_roles(ctx.viewer)
         partners = await partners_by_pk(ctx, sorted(roles))
         found = [PartnerMembership(partner=p, role=PartnerRole(roles[p.pk])) for p in partners if p is not None]
         return [found for _ in parents]  # one viewer per request
@@ -138,7 +139,7 @@ class ViewerMembershipFields:
     @batch_field
     @staticmethod
     async def organization_memberships(parents: list[Viewer], ctx: Context) -> list[list[OrganizationMembership]]:
-        roles = ctx.viewer.organization_roles
+        roles = organization_roles(ctx.viewer)
         organizations = await organizations_by_pk(ctx, sorted(roles))
         found = [OrganizationMembership(organization=o, role=OrganizationRole(roles[o.pk]))
                  for o in organizations if o is not None]

@@ -15,6 +15,7 @@ from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.plugins import call_firstresult
+from schema.access import record_audit
 from schema.common import AddressInput, clean_address, clean_name
 from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping, PaymentMethod
 from schema.organizations.events import (
@@ -166,7 +167,7 @@ async def _remove_resellers_card(ctx: Context, organization: Organization, old_p
         PaymentMethod.organization_id == organization.id, PaymentMethod.owner == "RESELLER_CARD").with_for_update())
     if card is not None:
         await ctx.session.delete(card)
-        ctx.audit("payment_method.remove", via=via, organization_id=organization.id, partner_id=old_partner_id,
+        record_audit(ctx, "payment_method.remove", via=via, organization_id=organization.id, partner_id=old_partner_id,
                   details={"owner": card.owner, "brand": card.brand, "last4": card.last4, "reason": "PARTNER_CHANGED"})
         await ctx.session.flush()
 
@@ -203,7 +204,7 @@ async def remove_members_added_by_partner(ctx: Context, organization: Organizati
     ).order_by(OrganizationMember.id).with_for_update())).all()
     for member in members:
         await ctx.session.delete(member)
-        ctx.audit("organization.remove_member", via=via, organization_id=organization.id, partner_id=partner_id,
+        record_audit(ctx, "organization.remove_member", via=via, organization_id=organization.id, partner_id=partner_id,
                   details={"userId": member.user_id, "role": member.role, "addedByPartnerId": partner_id,
                            "reason": "DELEGATED_ACCESS_REVOKED"})
     await ctx.session.flush()

@@ -94,4 +94,4 @@ async def visible_partners(ctx: Context, pks: list[int]) -> list[Partner | None]
 
 
 def _counts_on(grant: Grant, partner_pk: int) -> bool:
-    return not grant.partner_disabled or grant.partner_id == partner_pk
+    return not grant.suspended or grant.through == partner_pk

@@ -10,7 +10,7 @@ from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
 from gateway.errors import UserError
 from gateway.relay import decode_pk
-from schema.access import DELEGATED_ADMIN, audit, authorize_organization, authorize_partner
+from schema.access import DELEGATED_ADMIN, audit, authorize_organization, authorize_partner, record_audit
 from schema.common import OrganizationRole, PartnerRole
 from schema.organizations.types import OrganizationMember
 from schema.people import service
@@ -117,7 +117,7 @@ class PeopleMutations:
             decision = await authorize_organization(ctx, "organization.add_member", org_pk)
             if input.role is not OrganizationRole.MEMBER:  # an admin role: PARTNER_ADMIN_RESTRICTED for a partner
                 await authorize_organization(ctx, "organization.add_admin_member", org_pk)
-            via_partner = decision.grant.partner_id if decision.grant.name == DELEGATED_ADMIN else None
+            via_partner = decision.grant.through if decision.grant.name == DELEGATED_ADMIN else None
             member = await service.add_organization_member(ctx, org_pk, email=input.email, name=input.name,
                                                            role=input.role.value, via_partner_id=via_partner)
             audit(ctx, decision, "organization.add_member", organization_id=org_pk,
@@ -133,7 +133,7 @@ class PeopleMutations:
 
         async def body() -> CreateApiTokenPayload:
             row, token = await service.create_api_token(ctx, name=input.name, expires_at=input.expires_at)
-            ctx.audit("token.create", via="MEMBERSHIP", details={"tokenId": row.id, "name": row.name})
+            record_audit(ctx, "token.create", via="MEMBERSHIP", details={"tokenId": row.id, "name": row.name})
             return CreateApiTokenPayload(token=token, api_token=ApiToken.from_row(row))
 
         return await run_mutation(ctx, CreateApiTokenPayload, body)
@@ -146,7 +146,7 @@ class PeopleMutations:
 
         async def body() -> RevokeApiTokenPayload:
             row = await service.revoke_api_token(ctx, token_pk)
-            ctx.audit("token.revoke", via="PLATFORM" if row.user_id != ctx.viewer.user_id else "MEMBERSHIP",
+            record_audit(ctx, "token.revoke", via="PLATFORM" if row.user_id != ctx.viewer.user_id else "MEMBERSHIP",
                       details={"tokenId": row.id, "userId": row.user_id})
             return RevokeApiTokenPayload(api_token=ApiToken.from_row(row))
 

@@ -16,6 +16,7 @@ from gateway.db import utcnow
 from gateway.demo import DemoData
 from schema.catalog.pricing import add_period
 from schema.catalog.service import seed_catalog
+from schema.common import seeded_organizations
 from schema.models import AddOn, Organization, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
 
 CERTIFICATE_PLUGIN_DOMAINS = {"acme.example", "globex.example", "umbrella.example"}
@@ -52,14 +53,14 @@ async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | No
     await seed_catalog(session)
     plans = {p.code: p for p in (await session.scalars(select(Plan))).all()}
     add_ons = {a.code: a for a in (await session.scalars(select(AddOn))).all()}
-    ids = list(demo.organizations.values())
+    ids = list(seeded_organizations(demo).values())
     if not ids:
         return
     organizations = {o.id: o for o in (await session.scalars(select(Organization).where(Organization.id.in_(ids)))).all()}
     subscribed = set((await session.scalars(
         select(Subscription.organization_id).where(Subscription.organization_id.in_(ids)))).all())
     created: dict[str, list[int]] = {}
-    for index, (domain, organization_id) in enumerate(demo.organizations.items()):
+    for index, (domain, organization_id) in enumerate(seeded_organizations(demo).items()):
         organization = organizations.get(organization_id)
         if organization is None or organization_id in subscribed:
             continue

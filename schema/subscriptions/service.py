@@ -45,9 +45,9 @@ async def ensure_subscription_authority(ctx: Context, decision: Decision, organi
         return
     # A viewer holding the mapped partner's admin grant besides the one the policy picked is that partner's admin.
     access = (await organization_access(ctx, [organization_id])).get(organization_id)
-    if access is not None and any(g.name == MAPPED_ADMIN and not g.partner_disabled for g in access.grants):
+    if access is not None and any(g.name == MAPPED_ADMIN and not g.suspended for g in access.grants):
         return
-    if grant.name == DELEGATED_ADMIN and grant.partner_id == organization.partner_id:
+    if grant.name == DELEGATED_ADMIN and grant.through == organization.partner_id:
         return
     partner = await ctx.session.get(Partner, organization.partner_id)
     partner_name = partner.name if partner is not None else "your partner"

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.testing import run_query
 from plugins.certificates.testing import add_subscription, certificate_world, items
+from schema.models import AuditEvent
 from schema.testing import ROLES
 
 USER_ERRORS = {"PARTNER_MANAGED_SUBSCRIPTION"}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.testing import count_statements, run_query
 from plugins.desk_im import service
 from plugins.desk_im.models import ImCreditTransaction
 from plugins.desk_im.tests.world import balance, build_desk_world, count_rows, give_credits, key, set_card_token
 from schema import models
+from schema.models import AuditEvent
 
 PURCHASE = """
 mutation($input: PurchaseImCreditsInput!) { purchaseImCredits(input: $input) {

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import AuditEvent
 from gateway.testing import run_query
 from plugins.mail.actions import MAIL_ACTIONS, MANAGER_ACTIONS, RESTRICTED_ACTIONS
 from plugins.mail.testing import MailWorld, add_mail_user, build_mail_world, revoke_delegated_access
+from schema.models import AuditEvent
 
 Outcome = tuple[str, str | None]  # ("ok", None), ("top", error code) or ("user", userErrors code)
 OK: Outcome = ("ok", None)

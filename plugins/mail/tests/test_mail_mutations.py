@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gateway.models import AuditEvent
 from gateway.testing import run_query
 from plugins.mail import models
 from plugins.mail.service import hash_reset_token
 from plugins.mail.testing import build_mail_world
+from schema.models import AuditEvent
 
 MAIL = "query($id: ID!) { organization(id: $id) { mail { superAdmin { email } users(first: 50) { edges { node { email role lastBackupAt } } } aliases { address } } } }"
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.testing import count_statements, run_query
 from plugins.vertical.models import SolutionInstance, SolutionUpgrade
 from plugins.vertical.tests.conftest import VerticalWorld, add_organization, build_vertical_world
+from schema.models import AuditEvent
 
 INSTANCE_FIELDS = """
   id accountStatus userType isTestAccount lastTransactionAt

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway.models import AuditEvent
 from gateway.relay import encode_id
 from gateway.testing import run_query
 from plugins.vertical.models import DeveloperAccess
 from plugins.vertical.tests.conftest import VerticalWorld, add_organization
+from schema.models import AuditEvent
 from schema.testing import ROLES
 
 TOP_LEVEL = {"FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"}
