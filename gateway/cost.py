@@ -214,12 +214,14 @@ def price_query(runtime: Any, query: str, variables: Mapping[str, Any] | None,
 
 
 async def check_query_cost(ctx: Context, query: str, variables: Mapping[str, Any] | None,
-                           operation_name: str | None) -> CostCheck:
-    """Price ``query``; refuse it over the limit or when the budget is spent; fill ``ctx.cost``."""
+                           operation_name: str | None, *, priced: CostCheck | None = None) -> CostCheck:
+    """Price ``query`` (unless the caller already has: ``priced``); refuse it over the limit or when the
+    budget is spent; fill ``ctx.cost``."""
     from gateway.budget import budget_store  # the store is per runtime
 
     settings = ctx.settings
-    priced = price_query(ctx.runtime, query, variables, operation_name)
+    if priced is None:
+        priced = price_query(ctx.runtime, query, variables, operation_name)
     if priced.refusal is not None or parse_document(query) is None:
         return priced
     cost, limit = priced.cost, settings.max_query_cost

@@ -7,6 +7,7 @@ import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth import bearer_token
-from gateway.cost import check_query_cost, parse_document, price_query, select_operation
+from gateway.cost import CostCheck, check_query_cost, parse_document, price_query, select_operation
 from gateway.errors import Unauthenticated
 from gateway.faults import DatabaseFaultGuard, is_database_unavailable, retry_after_header, unavailable_body
 from gateway.graphiql import graphiql_off_page, graphiql_page, graphiql_routes
@@ -194,9 +195,9 @@ class GraphQLEndpoint:
 
         # before authentication: a refused document costs no SQL statement and no budget
         anonymous = not request.headers.get("authorization")
-        refusals = [self._refusal(item, media, anonymous) for item in (batch if batch is not None else [params])]
-        settled = [refusal for refusal in refusals if refusal is not None]
-        if len(settled) == len(refusals):
+        checks = [self._check(item, media, anonymous) for item in (batch if batch is not None else [params])]
+        settled = [check.refusal for check in checks if check.refusal is not None]
+        if len(settled) == len(checks):
             if batch is None:
                 body, status = settled[0]
                 return _response(body, status, media)
@@ -210,14 +211,16 @@ class GraphQLEndpoint:
         try:
             async with self.runtime.context(token=token, request=request) as ctx:
                 if batch is not None:
-                    results = [await self._execute(ctx, item, media, request.method) for item in batch]
+                    results = [await self._execute(ctx, item, media, request.method, check)
+                               for item, check in zip(batch, checks, strict=True)]
                     return _response([body for body, _ in results], 200, media)
-                body, status = await self._execute(ctx, params, media, request.method)
+                body, status = await self._execute(ctx, params, media, request.method, checks[0])
                 return _response(body, status, media, _retry_after_header(body) if status in (429, 503) else None)
         except Unauthenticated as error:
             raise HttpError(401, error.message, headers={"WWW-Authenticate": "Bearer"}, code="UNAUTHENTICATED") from None
 
-    async def _execute(self, ctx: Any, params: dict[str, Any], media: str, method: str) -> tuple[dict[str, Any], int]:
+    async def _execute(self, ctx: Any, params: dict[str, Any], media: str, method: str,
+                       check: DocumentCheck) -> tuple[dict[str, Any], int]:
         request_error_status = 400 if media == GRAPHQL_RESPONSE else 200
         try:
             query = await resolve_persisted_query(self.runtime, params.get("query"), params.get("extensions"))
@@ -232,11 +235,12 @@ class GraphQLEndpoint:
         if method == "GET" and _operation_type(query, operation_name) == OperationType.MUTATION:
             raise HttpError(405, "Mutations must be sent with POST.", headers={"Allow": "POST"},
                             code="METHOD_NOT_ALLOWED")
-        refusal = self._refusal({**params, "query": query}, media, not ctx.viewer.is_authenticated)
-        if refusal is not None:  # a persisted query or one operation of a batch: still before the budget
-            return refusal
+        if check.priced is None:  # sent by persisted-query hash alone: checked now, still before the budget
+            check = self._check({**params, "query": query}, media, not ctx.viewer.is_authenticated)
+        if check.refusal is not None:
+            return check.refusal
         ctx.cost.clear()
-        priced = await check_query_cost(ctx, query, params.get("variables"), operation_name)
+        priced = await check_query_cost(ctx, query, params.get("variables"), operation_name, priced=check.priced)
         if priced.refusal is not None:
             refused = _error_body(priced.refusal.message, **priced.refusal.extensions)
             if ctx.cost:
@@ -266,25 +270,34 @@ class GraphQLEndpoint:
                 status = request_error_status
         return body, status
 
-    def _refusal(self, params: dict[str, Any], media: str, anonymous: bool) -> tuple[dict[str, Any], int] | None:
-        """The answer to a document refused without any I/O (gateway.validation, then its cost), if it is.
+    def _check(self, params: dict[str, Any], media: str, anonymous: bool) -> DocumentCheck:
+        """Check and price a document without any I/O (gateway.validation, then its cost), once per request.
 
-        An operation sent by persisted-query hash alone is checked in ``_execute``, once its text is known.
+        An operation sent by persisted-query hash alone has no text yet: ``_execute`` checks it once known.
         """
         query = params.get("query")
         if not query:
-            return None
+            return DocumentCheck()
         status = 400 if media == GRAPHQL_RESPONSE else 200
         errors = document_checker(self.runtime.schema).check(query, anonymous)
         if errors:
             formatted = [error.formatted for error in errors]
             self.metrics.count_errors([e.get("extensions", {}).get("code", "") for e in formatted])
-            return {"errors": formatted}, status
+            return DocumentCheck(refusal=({"errors": formatted}, status))
         priced = price_query(self.runtime, query, params.get("variables"), params.get("operationName"))
         if priced.refusal is None:
-            return None
+            return DocumentCheck(priced=priced)
         self.metrics.count_errors([priced.refusal.code])
-        return _error_body(priced.refusal.message, **priced.refusal.extensions), status
+        return DocumentCheck(refusal=(_error_body(priced.refusal.message, **priced.refusal.extensions), status),
+                             priced=priced)
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """What the I/O-free check of one operation found: the answer refusing it, or its price (None: not checked yet)."""
+
+    refusal: tuple[dict[str, Any], int] | None = None
+    priced: CostCheck | None = None
 
 
 async def _read_body(request: Request) -> bytes:

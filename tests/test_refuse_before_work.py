@@ -204,3 +204,22 @@ async def test_a_refused_document_carries_a_code_a_client_can_branch_on(runtime:
     async with client_for(runtime) as client:
         refused = await client.post("/graphql", json={"query": query}, headers={"Accept": GRAPHQL_RESPONSE})
     assert {error["extensions"]["code"] for error in refused.json()["errors"]} == {expected}
+
+
+async def test_an_accepted_document_is_priced_once_per_request(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check before authentication prices the document; execution charges that price, not a new walk."""
+    import gateway.cost
+
+    walks: list[str] = []
+    real = gateway.cost.query_cost
+
+    def counting(*args: Any, **kwargs: Any) -> int:
+        walks.append("walk")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gateway.cost, "query_cost", counting)
+    token = await user_token(runtime)
+    async with client_for(runtime) as client:
+        answer = await client.post("/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"})
+    assert answer.json()["extensions"]["cost"]["requestedQueryCost"] == VIEWER_COST
+    assert walks == ["walk"]
