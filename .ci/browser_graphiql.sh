@@ -17,7 +17,7 @@ find_chromium() { command -v chromium || command -v chromium-browser || true; }
 CHROMIUM="$(find_chromium)"
 if [ -z "$CHROMIUM" ]; then
   echo "browser_graphiql: installing Debian's chromium" >&2
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
   timeout 600 $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive timeout 900 $SUDO apt-get install -y -qq chromium >/dev/null
   CHROMIUM="$(find_chromium)"
@@ -34,7 +34,7 @@ start_demo_gateway browser_graphiql "$PORT"
 URL="$GATEWAY_URL/graphql"
 
 # The page must not ask the network for anything but this gateway.
-PAGE="$(curl -fsS -H 'Accept: text/html' "$URL")"
+PAGE="$(curl -fsS --max-time 10 -H 'Accept: text/html' "$URL")"
 if grep -Eo '<(script|link)[^>]+(src|href)="[^"]*"' <<<"$PAGE" | grep -Eq '"(https?:)?//'; then
   echo "browser_graphiql: the GraphiQL page loads something from outside:" >&2
   grep -Eo '<(script|link)[^>]+(src|href)="[^"]*"' <<<"$PAGE" >&2

@@ -15,6 +15,7 @@ document and the answer. Bounded: --examples per operation and mode, --time-budg
 from __future__ import annotations
 
 import argparse
+import atexit
 import asyncio
 import base64
 import collections
@@ -257,6 +258,7 @@ def main() -> int:
 
     loop = asyncio.new_event_loop()
     folder = tempfile.mkdtemp(prefix="gateway-fuzz-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # also when a step raises
     database_url = args.database_url or f"sqlite+aiosqlite:///{folder}/fuzz.db"
     settings = load_settings(database_url=database_url, cost_budget_per_minute=10**12,
                              log_level="CRITICAL")
@@ -265,7 +267,7 @@ def main() -> int:
     demo = loop.run_until_complete(seed_demo(runtime))
     keys, texts = loop.run_until_complete(_harvest(runtime))
     app = create_app(runtime)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.fuzz", timeout=60)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://gateway.fuzz", timeout=60)
 
     introspection = loop.run_until_complete(runtime.schema.execute(get_introspection_query()))
     schema = schemathesis.graphql.from_dict({"data": introspection.data})

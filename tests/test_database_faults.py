@@ -322,8 +322,8 @@ def postgres_server() -> Iterator[ThrowAwayPostgres]:
     subprocess.run([*_postgres_user_prefix(), f"{bin_dir}/initdb", "-D", data_dir, "-A", "trust", "-U", "postgres",
                     "--no-sync"], check=True, capture_output=True, timeout=120)
     server = ThrowAwayPostgres(bin_dir, data_dir, PG_PORT)
-    server.start()
     try:
+        server.start()  # inside: a start that fails still stops what it began and removes the folder
         yield server
     finally:
         try:

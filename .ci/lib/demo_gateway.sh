@@ -23,7 +23,7 @@ start_demo_gateway() {
   SERVER_PID=$!
   GATEWAY_URL="http://127.0.0.1:$port"
   for _ in $(seq 1 60); do
-    if curl -fsS -o /dev/null "$GATEWAY_URL/health" 2>/dev/null; then return 0; fi
+    if curl -fsS --max-time 2 -o /dev/null "$GATEWAY_URL/health" 2>/dev/null; then return 0; fi
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "$name: the gateway did not start:" >&2; cat "$WORK/server.log" >&2; exit 1; }
     sleep 0.5
   done

@@ -17,7 +17,7 @@ from plugins.certificates.models import CertificateInventory as InventoryRow
 from plugins.certificates.models import CertificateType as CertificateTypeRow
 from plugins.certificates.service import CERTIFICATES_PRODUCT, inventory_rows
 from schema.access import allowed_organizations
-from schema.common import Money
+from schema.common import Money, required
 from schema.models import Product
 from schema.organizations.types import refusal
 from schema.subscriptions.types import ProductSubscription
@@ -62,7 +62,7 @@ class CertificateInventoryLine:
                                ctx: Context) -> list[CertificateType | Exception]:
         found = await certificate_types_by_pk(ctx, [p.certificate_type_pk for p in parents])
         # the foreign key keeps the type; should the row be missing, that line alone fails
-        return [found_type or RuntimeError("inventory line without its certificate type") for found_type in found]
+        return required(found, "CertificateInventoryLine.certificateType")
 
 
 # Certificate types by primary key (per-request cache, order kept). The catalog is public.

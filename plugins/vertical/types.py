@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
-from typing import TypeVar
 from urllib.parse import urlencode
 
 import strawberry
@@ -22,20 +20,13 @@ from plugins.vertical.services.customers import CustomerFilter, customer_conditi
 from plugins.vertical.services.developer_access import access_by_instance, access_url
 from plugins.vertical.services.solutions import latest_versions, storage_add_on_gb, storage_of, version_key
 from schema.catalog.types import Plan, plans_by_pk
+from schema.common import required
 from schema.organizations.types import Organization, organizations_by_pk
 from schema.partners.types import Partner, partners_by_pk
 
 
 def refusal(ctx: Context, action: str) -> Exception:
     return ctx.refusal(action)
-
-
-Related = TypeVar("Related")
-
-
-def required(found: Sequence[Related | None], relation: str) -> list[Related | Exception]:
-    """The objects of a non-null relation; a missing one (its foreign key forbids it) fails its own parent only."""
-    return [item if item is not None else RuntimeError(f"{relation} is missing") for item in found]
 
 
 @strawberry.enum

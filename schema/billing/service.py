@@ -18,7 +18,7 @@ from gateway.events import emit
 from gateway.models import IdempotencyKey
 from gateway.plugins import call_firstresult, maybe_await
 from gateway.policy import Decision
-from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, contains_card_number, skeleton
+from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, skeleton
 from schema.access import audit
 from schema.billing.events import PaymentRecorded
 from schema.billing.processor import PaymentDeclined, PaymentProcessor
@@ -101,11 +101,6 @@ CARD_BRANDS = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "JCB", "DINERS", "UNION
 # (so never a bare number, whether a card number, a CVV or an expiry).
 CARD_TOKEN = re.compile(r"tok_(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{8,64}")
 _THREE_OR_FOUR_DIGITS = re.compile(r"(?<![0-9])[0-9]{3,4}(?![0-9])")
-
-
-def looks_like_card_number(text: str) -> bool:
-    """True when ``text`` holds a Luhn-valid run of 13-19 digits, whatever separates them (gateway.sensitive)."""
-    return contains_card_number(text)
 
 
 def refuse_card_numbers(fields: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.vertical.types import required
+from schema.common import required
 
 
 def test_a_missing_required_row_fails_only_its_parent() -> None:
