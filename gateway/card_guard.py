@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, event
 from sqlalchemy.engine import Engine
+from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import DomainError
 from gateway.sensitive import CARD_NUMBER_MESSAGE, find_card_data
@@ -32,14 +33,9 @@ class CardDataRefused(DomainError):
 
     def __init__(self, table: str | None, column: str | None) -> None:
         where = ".".join(part for part in (table, column) if part) or "a table"
-        field = _camel(column) if column else None
+        field = to_camel_case(column) if column else None
         super().__init__(CARD_NUMBER_CODE, f"{CARD_NUMBER_MESSAGE} (refused for {where})", field)
         self.table, self.column = table, column
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _parameter_names(context: Any, width: int) -> Iterable[str | None]:

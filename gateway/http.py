@@ -229,9 +229,6 @@ class GraphQLEndpoint:
         if not query:
             raise HttpError(400, "The request has no `query`.")
         operation_name = params.get("operationName")
-        problem = _operation_selection_problem(query, operation_name)
-        if problem is not None:  # a request error, not an unhandled one (GraphQL-over-HTTP)
-            return _error_body(problem, "BAD_USER_INPUT"), request_error_status
         if method == "GET" and _operation_type(query, operation_name) == OperationType.MUTATION:
             raise HttpError(405, "Mutations must be sent with POST.", headers={"Allow": "POST"},
                             code="METHOD_NOT_ALLOWED")
@@ -284,6 +281,10 @@ class GraphQLEndpoint:
             formatted = [error.formatted for error in errors]
             self.metrics.count_errors([e.get("extensions", {}).get("code", "") for e in formatted])
             return DocumentCheck(refusal=({"errors": formatted}, status))
+        problem = _operation_selection_problem(query, params.get("operationName"))
+        if problem is not None:  # a request error, not an unhandled one (GraphQL-over-HTTP)
+            self.metrics.count_errors(["BAD_USER_INPUT"])
+            return DocumentCheck(refusal=(_error_body(problem, "BAD_USER_INPUT"), status))
         priced = price_query(self.runtime, query, params.get("variables"), params.get("operationName"))
         if priced.refusal is None:
             return DocumentCheck(priced=priced)

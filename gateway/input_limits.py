@@ -15,14 +15,10 @@ from typing import Any
 
 from sqlalchemy import String, event, inspect
 from sqlalchemy.orm import Session
+from strawberry.utils.str_converters import to_camel_case
 
 from gateway.errors import BadUserInput
 from gateway.faults import exception_chain
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def check_string_lengths(session: Session, _context: Any = None, _instances: Any = None) -> None:
@@ -36,7 +32,7 @@ def check_string_lengths(session: Session, _context: Any = None, _instances: Any
                 continue
             value = state.dict.get(prop.key)
             if isinstance(value, str) and len(value) > limit:
-                field = _camel(prop.key)
+                field = to_camel_case(prop.key)
                 raise BadUserInput(f"`{field}` takes at most {limit} characters; {len(value)} were given.",
                                    field=field, maxLength=limit)
 

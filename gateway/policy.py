@@ -135,7 +135,7 @@ class ActionRegistry:
         for grant in grants:
             if grant.name in action.allowed and not grant.suspended:
                 return Decision(action, grant)
-        if self.refused_as_suspended(name, grants):
+        if any(grant.name in action.allowed for grant in grants):  # allowed, but only through suspended grants
             raise self.suspended_refusal(name)
         for grant in grants:
             if grant.name in action.restricted:

@@ -223,3 +223,15 @@ async def test_an_accepted_document_is_priced_once_per_request(runtime: Runtime,
         answer = await client.post("/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"})
     assert answer.json()["extensions"]["cost"]["requestedQueryCost"] == VIEWER_COST
     assert walks == ["walk"]
+
+
+async def test_an_unknown_operation_name_is_refused_before_any_statement(runtime: Runtime) -> None:
+    token = await user_token(runtime)
+    headers = {"Authorization": f"Bearer {token}", "Accept": GRAPHQL_RESPONSE}
+    async with client_for(runtime) as client:
+        with count_statements(runtime) as counter:
+            refused = await client.post("/graphql", json={"query": "query A { viewer { user { email } } }",
+                                                          "operationName": "B"}, headers=headers)
+    assert counter.statements == []
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
