@@ -1,4 +1,5 @@
-"""After every desk_im test that used a database: the ledger and every balance agree."""
+"""desk_im tests run on the core and this plugin only; after each test that used a database the ledger and
+every balance agree."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from plugins.desk_im.service import assert_ledger_consistent
+
+
+@pytest.fixture
+def gateway_plugins() -> list[str]:
+    return ["desk_im"]
 
 
 @pytest.fixture(autouse=True)

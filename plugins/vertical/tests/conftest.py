@@ -1,4 +1,5 @@
-"""Fixtures of the vertical plugin's tests: the standard world plus a solution of ``devco`` and its customers.
+"""Fixtures of the vertical plugin's tests (on the core and this plugin only): the standard world plus a
+solution of ``devco`` and its customers.
 
     vworld.solution      the pk of "Clinic" (developer partner devco, member world.tokens["developer"])
     vworld.versions      {"1.0.0": pk, "1.1.0": pk, "2.0.0": pk}
@@ -130,6 +131,11 @@ async def build_vertical_world(runtime: Runtime) -> VerticalWorld:
             await session.flush()
             vw.instances[key] = instance.id
     return vw
+
+
+@pytest.fixture
+def gateway_plugins() -> list[str]:
+    return ["vertical"]
 
 
 @pytest.fixture
