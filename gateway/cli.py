@@ -286,16 +286,33 @@ def sdl_difference(expected: str, actual: str, *, limit: int = 12) -> list[str]:
 
 
 @schema_group.command("export")
-@click.option("--output", default=DEFAULT_SDL_PATH, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help=f"The file to write, - for standard output [default: {DEFAULT_SDL_PATH}; with --plugin: -].")
 @click.option("--check", is_flag=True, help="Exit non-zero when the file differs from the code; write nothing.")
+@click.option("--plugin", "plugin_name", help="Only this plugin's part of the schema (core: the core's).")
+@click.option("--federation", is_flag=True, help="With --plugin: as an Apollo Federation 2 subgraph SDL.")
 @click.pass_context
-def schema_export(ctx: click.Context, output: str, check: bool) -> None:
-    """Write the composed schema's SDL (or check that the committed file matches it)."""
+def schema_export(ctx: click.Context, output: str | None, check: bool, plugin_name: str | None,
+                  federation: bool) -> None:
+    """Write the composed schema's SDL (or check that the committed file matches it), or one plugin's part."""
+    if federation and plugin_name is None:
+        raise click.UsageError("--federation exports one plugin's subgraph: add --plugin NAME")
+    output = output or ("-" if plugin_name is not None else DEFAULT_SDL_PATH)
+    if output == "-" and check:
+        raise click.UsageError("--check compares with a file: add --output FILE")
     path = Path(output)
     if check and not path.is_file():  # e.g. run from another folder: say so rather than diff against nothing
         raise click.ClickException(f"{path.absolute()} does not exist; run from the project folder or pass "
                                    "--output with the committed schema file")
-    sdl = composed_sdl(settings_of(ctx))
+    if plugin_name is not None:
+        from gateway.federation import part_sdl
+
+        sdl = part_sdl(plugin_name, settings_of(ctx), federation=federation)
+    else:
+        sdl = composed_sdl(settings_of(ctx))
+    if output == "-":
+        click.echo(sdl, nl=False)
+        return
     if check:
         current = path.read_text()
         summary = sdl_difference(sdl, current)
