@@ -267,7 +267,8 @@ async def assert_access_matrix(outcomes: Mapping[str, str], run: Run, *, tokens:
     An outcome is ``"ok"``, a top-level error code (``"FORBIDDEN"``, ``"UNAUTHENTICATED"``,
     ``"NOT_FOUND"``...) or a ``userErrors`` code (:func:`outcome_of`). For each ``"ok"`` result
     ``ok(role, result)`` (sync or async) checks the effect: an AssertionError is that role's
-    mismatch, a string returned replaces ``"ok"`` (e.g. ``"hidden"``). Returns the outcomes seen.
+    mismatch, a string returned replaces ``"ok"`` (e.g. ``"hidden"``). An AssertionError raised
+    by ``run`` itself is that role's mismatch too. Returns the outcomes seen.
     """
     seen: dict[str, str] = {}
     mismatches: list[str] = []
@@ -275,7 +276,12 @@ async def assert_access_matrix(outcomes: Mapping[str, str], run: Run, *, tokens:
         if role not in tokens:
             mismatches.append(f"{role}: no token for this role (known: {', '.join(sorted(tokens))})")
             continue
-        result = await run(role, tokens[role])
+        try:
+            result = await run(role, tokens[role])
+        except AssertionError as error:  # a check of the run itself (e.g. nothing written when refused)
+            seen[role] = "failed"
+            mismatches.append(f"{role}: expected {expected}, the run failed: {error}")
+            continue
         got = outcome_of(result)
         detail = ""
         if got == OK and ok is not None:

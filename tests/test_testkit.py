@@ -132,17 +132,20 @@ async def test_assert_access_matrix_reports_every_mismatch_at_once(assert_access
     assert "direct_super_admin:" not in message  # a userErrors code, as expected: no partner has access there
 
 
-async def test_a_failed_effect_check_is_that_roles_mismatch(assert_access_matrix, client):
+async def test_a_failed_check_is_that_roles_mismatch(assert_access_matrix, client):
     async def run(role, token):
+        assert role != "platform_admin", "this run refuses the platform admin"
         return await client.query(VIEWER, role=role)
 
     def email_is_the_admins(role, result):
         assert result.data["viewer"]["user"]["email"] == "admin@acme.example"
 
     with pytest.raises(AssertionError) as failure:
-        await assert_access_matrix({"org_admin": "ok", "org_member": "ok"}, run, ok=email_is_the_admins)
-    assert "access matrix: 1 of 2 roles differ" in str(failure.value)
+        await assert_access_matrix({"org_admin": "ok", "org_member": "ok", "platform_admin": "ok"}, run,
+                                   ok=email_is_the_admins)
+    assert "access matrix: 2 of 3 roles differ" in str(failure.value)
     assert "org_member: expected ok, got ok, but the check failed" in str(failure.value)
+    assert "platform_admin: expected ok, the run failed: this run refuses the platform admin" in str(failure.value)
 
 
 def test_outcome_of_reads_top_level_codes_then_user_errors():

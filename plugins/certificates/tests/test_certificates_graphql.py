@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from gateway.db import utcnow
 from gateway.relay import encode_id
-from gateway.testing import count_statements, make_test_runtime, run_query
+from gateway.testing import make_test_runtime, run_query
 from plugins.certificates.service import add_years
 from plugins.certificates.testing import add_subscription, certificate_world, items
 from schema.models import InvoiceLine, Partner, Subscription
@@ -281,15 +281,13 @@ async def test_renewals_through_graphql_are_idempotent_and_emit_renewal_due(runt
         await spy_runtime.dispose()
 
 
-async def test_certificate_inventory_is_one_batch_null_for_other_products(runtime):
-    world = await certificate_world(runtime)
+async def test_certificate_inventory_is_one_batch_null_for_other_products(runtime, world, client, count_sql):
     query = """query($id: ID!) { organization(id: $id) { subscriptions(first: 100) { nodes {
         product { code } certificateInventory { certificateType { code name } current renewal used } } } } }"""
 
     async def run():
-        with count_statements(runtime) as counter:
-            data = (await run_query(runtime, query, {"id": world.org_id("acme")},
-                                    token=world.tokens["reseller_admin"])).ok()
+        with count_sql() as counter:
+            data = (await client.query(query, {"id": world.org_id("acme")}, role="reseller_admin")).ok()
         return counter.count, data["organization"]["subscriptions"]["nodes"]
 
     await add_subscription(runtime, world.organizations["acme"], {"DV": 1, "OV": 2})
