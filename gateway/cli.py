@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import os
 import socket
 import sys
@@ -329,13 +330,14 @@ def schema_export(ctx: click.Context, output: str | None, check: bool, plugin_na
 
 # ---------------------------------------------------------------- plugins and actions
 @cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (hooks, fields by type, migrations...).")
 @click.pass_context
-def plugins_command(ctx: click.Context) -> None:
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """The loaded plugins, their versions and what each contributes."""
-    from gateway.introspection import describe_plugins
+    from gateway.introspection import describe_plugins, plugins_report
 
-    settings = settings_of(ctx)
-    click.echo(describe_plugins(plugin_manager(settings)))
+    pm = plugin_manager(settings_of(ctx))
+    click.echo(json.dumps(plugins_report(pm), indent=2) if as_json else describe_plugins(pm))
 
 
 @cli.command("actions")

@@ -45,7 +45,7 @@ def settings_of(ctx: click.Context) -> Settings:
 def plugin_manager(settings: Settings) -> pluggy.PluginManager:
     from gateway.plugins import create_plugin_manager  # loading plugins is slow: only for commands that need them
 
-    return create_plugin_manager(settings.plugins)
+    return create_plugin_manager(settings.plugins, trace_hooks=settings.trace_hooks)
 
 
 def make_runtime(settings: Settings) -> Runtime:

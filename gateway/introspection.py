@@ -7,7 +7,7 @@ from typing import Any
 import pluggy
 
 from gateway.composition import EXTENDS_ATTR
-from gateway.plugins import contributions, enabled_plugins, loaded_plugins
+from gateway.plugins import contributions, enabled_plugins, loaded_plugins, owner_of
 from gateway.policy import ActionRegistry
 
 
@@ -56,6 +56,53 @@ def describe_plugins(pm: pluggy.PluginManager) -> str:
             if items:
                 lines.append(f"  {kind} ({len(items)}): {', '.join(items)}")
     return "\n".join(lines)
+
+
+def hooks_implemented(pm: pluggy.PluginManager) -> dict[str, dict[str, list[str]]]:
+    """``{plugin: {registered name: [hook names]}}``: each enabled plugin's own hooks and its parts' hooks."""
+    found: dict[str, dict[str, list[str]]] = {name: {} for name, _ in enabled_plugins(pm)}
+    for name, plugin in pm.list_name_plugin():
+        callers = pm.get_hookcallers(plugin) or []
+        found.setdefault(owner_of(name), {})[name] = sorted(caller.name for caller in callers)
+    return found
+
+
+def plugins_report(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """What ``gateway plugins --json`` prints: one object per enabled plugin, in load order.
+
+    ``fields`` maps each extended type to the field names the plugin adds to it (``Mutation``'s are
+    ``mutations``); ``hooks`` lists the hooks the plugin and its parts implement; ``parts`` the
+    plugins it registered itself, with their hooks; ``migrations`` its Alembic version folders.
+    """
+    found = plugin_contributions(pm)
+    hooks = hooks_implemented(pm)
+    migrations: dict[str, list[str]] = {}
+    for owner, path in contributions(pm, "gateway_migrations_path"):
+        migrations.setdefault(owner, []).append(str(path))
+    report = []
+    for plugin in loaded_plugins(pm):
+        parts = found.get(plugin.name, {})
+        fields: dict[str, list[str]] = {}
+        for coordinate in parts.get("fields", []):
+            target, _, name = coordinate.partition(".")
+            fields.setdefault(target, []).append(name)
+        own_hooks = hooks.get(plugin.name, {})
+        report.append({
+            "name": plugin.name,
+            "module": plugin.module,
+            "version": plugin.version,
+            "hooks": sorted({hook for names in own_hooks.values() for hook in names}),
+            "parts": {name: names for name, names in own_hooks.items() if name != plugin.name},
+            "types": parts.get("types", []),
+            "fields": {target: names for target, names in fields.items() if target != "Mutation"},
+            "mutations": fields.get("Mutation", []),
+            "actions": parts.get("actions", []),
+            "routes": parts.get("routes", []),
+            "models": parts.get("models", []),
+            "commands": parts.get("commands", []),
+            "migrations": migrations.get(plugin.name, []),
+        })
+    return report
 
 
 def action_registry(pm: pluggy.PluginManager) -> ActionRegistry:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
+import structlog
 
 from gateway import hookspecs
 
@@ -34,11 +38,17 @@ def available_plugins() -> dict[str, EntryPoint]:
 
 
 def create_plugin_manager(
-    enabled: Iterable[str] | None = None, extra_plugins: Iterable[tuple[str, object]] = ()
+    enabled: Iterable[str] | None = None, extra_plugins: Iterable[tuple[str, object]] = (), *,
+    trace_hooks: bool = False,
 ) -> pluggy.PluginManager:
-    """Load the enabled installed plugins (None: all), then any extra (name, module/object) pairs."""
+    """Load the enabled installed plugins (None: all), then any extra (name, module/object) pairs.
+
+    ``trace_hooks`` (``GATEWAY_TRACE_HOOKS``) logs every hook call from the start, registration included.
+    """
     pm = pluggy.PluginManager("partner_gateway")
     pm.add_hookspecs(hookspecs)
+    if trace_hooks:
+        trace_hook_calls(pm)
     # Historic: each plugin registered from now on declares its hooks, then registers its own parts.
     pm.hook.gateway_add_hookspecs.call_historic(kwargs={"pm": pm})
     pm.hook.gateway_register_plugins.call_historic(kwargs={"pm": pm})
@@ -120,9 +130,92 @@ def contributions(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, A
     that is the name users enable, and the one clash messages and the access matrix show.
     """
     hook = getattr(pm.hook, hook_name)
+    impls = load_order(hook)
+    tracer = _tracers.get(pm)
+    if tracer is not None:
+        tracer.before(hook_name, impls, {})
     answers = []
-    for impl in load_order(hook):
-        answer = impl.function()
-        if answer is not None:
-            answers.append((owner_of(impl.plugin_name), answer))
+    try:
+        for impl in impls:
+            answer = impl.function()
+            if answer is not None:
+                answers.append((owner_of(impl.plugin_name), answer))
+    except Exception as error:
+        if tracer is not None:
+            tracer.after_call(hook_name, impls, {}, None, error=error, in_load_order=True)
+        raise
+    if tracer is not None:
+        tracer.after_call(hook_name, impls, {}, [answer for _, answer in answers], in_load_order=True)
     return answers
+
+
+# ---------------------------------------------------------------- GATEWAY_TRACE_HOOKS
+class HookTracer:
+    """Logs one ``hook call`` line per hook call: the hook, its implementations in call order, the time taken.
+
+    Argument values are never logged (a session, a token, an event may hold secrets): only each
+    argument's name with its type, or its value when it is a number, a boolean or None. The time is
+    that of the synchronous call: an async implementation returns an awaitable the host awaits later,
+    counted as ``awaitables``. As Datasette's ``DATASETTE_TRACE_PLUGINS``.
+    """
+
+    def __init__(self, log: Any = None) -> None:
+        self.log = log if log is not None else structlog.get_logger("gateway.hooks")
+        self._local = threading.local()
+
+    def _stack(self) -> list[float]:
+        stack: list[float] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def before(self, hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, object]) -> None:
+        self._stack().append(time.perf_counter())
+
+    def after(self, outcome: pluggy.Result[Any], hook_name: str, hook_impls: Sequence[pluggy.HookImpl],
+              kwargs: Mapping[str, object]) -> None:
+        error = outcome.exception
+        self.after_call(hook_name, hook_impls, kwargs, None if error else outcome.get_result(), error=error)
+
+    def after_call(self, hook_name: str, hook_impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, object],
+                   result: object, *, error: BaseException | None = None, in_load_order: bool = False) -> None:
+        stack = self._stack()
+        started = stack.pop() if stack else time.perf_counter()
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        # pluggy calls the implementations last-registered first; contributions() calls them in load order
+        order = list(hook_impls) if in_load_order else list(reversed(hook_impls))
+        fields: dict[str, Any] = {
+            "hook": hook_name,
+            "implementations": [impl.plugin_name for impl in order],
+            "ms": elapsed_ms,
+            "arguments": {name: safe_value(value) for name, value in kwargs.items()},
+        }
+        answers = result if isinstance(result, list) else [result]
+        awaitables = sum(1 for answer in answers if inspect.isawaitable(answer))
+        if awaitables:
+            fields["awaitables"] = awaitables
+        if error is not None:
+            fields["raised"] = type(error).__name__
+        self.log.info("hook call", **fields)
+
+
+def safe_value(value: object) -> object:
+    """A number, a boolean or None as itself; anything else as its type's name (never its content)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return type(value).__name__
+
+
+_tracers: weakref.WeakKeyDictionary[pluggy.PluginManager, HookTracer] = weakref.WeakKeyDictionary()
+
+
+def trace_hook_calls(pm: pluggy.PluginManager, tracer: HookTracer | None = None) -> HookTracer:
+    """Log every call of ``pm``'s hooks (through pluggy's hook-call monitoring and :func:`contributions`)."""
+    if not structlog.is_configured():  # a command that configured nothing: log lines to stderr, not stdout
+        from gateway.logging import configure_logging
+
+        configure_logging("INFO")
+    tracer = tracer or HookTracer()
+    _tracers[pm] = tracer
+    pm.add_hookcall_monitoring(tracer.before, tracer.after)
+    return tracer

@@ -30,7 +30,8 @@ class Runtime:
     def __init__(self, settings: Settings | None = None, *, extra_plugins: Iterable[tuple[str, object]] = (),
                  engine: AsyncEngine | None = None) -> None:
         self.settings = settings or get_settings()
-        self.plugin_manager = create_plugin_manager(self.settings.plugins, extra_plugins)
+        self.plugin_manager = create_plugin_manager(self.settings.plugins, extra_plugins,
+                                                    trace_hooks=self.settings.trace_hooks)
         self.engine = engine or create_engine(
             self.settings.database_url, connect_timeout=self.settings.db_connect_timeout,
             statement_timeout=self.settings.db_statement_timeout, pool_timeout=self.settings.db_pool_timeout,

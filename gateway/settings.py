@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     cost_budget_per_minute: int = Field(default=500_000, ge=1)
     redis_url: str | None = None
     log_level: str = "INFO"
+    trace_hooks: bool = False  # log every plugin hook call: implementations in call order, time taken
     graphiql: bool = False
     batching: bool = False
     batching_max: int = Field(default=10, ge=1, le=100)
