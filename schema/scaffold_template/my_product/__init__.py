@@ -1,0 +1,1 @@
+"""The My product plugin of the Partner Gateway (made by ``gateway plugin new my_product``)."""
