@@ -22,6 +22,7 @@ from gateway.catalog import catalog_group
 from gateway.cli_query import query_command
 from gateway.cli_support import make_runtime, plugin_manager, redact, run, settings_of
 from gateway.pan_scan import scan_pan_command
+from gateway.schema_check_cli import schema_check_command
 from gateway.settings import Settings, load_settings
 
 DEFAULT_SDL_PATH = "schema/schema.graphql"
@@ -357,6 +358,7 @@ def actions_command(ctx: click.Context, markdown: bool) -> None:
 cli.add_command(query_command)  # issue 8
 db.add_command(scan_pan_command)  # gateway db scan-pan (issue 11)
 cli.add_command(catalog_group)
+schema_group.add_command(schema_check_command)  # gateway schema check (issue 13)
 
 
 # ---------------------------------------------------------------- entry point
