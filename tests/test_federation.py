@@ -39,7 +39,6 @@ from gateway.settings import Settings, load_settings
 from gateway.testing import make_test_runtime
 
 PLUGINS = [name for name in installed_plugins() if name != "core"]
-SNAPSHOT = Path(__file__).resolve().parents[1] / "schema" / "schema.graphql"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +73,7 @@ def field_names(node: ast.TypeDefinitionNode) -> list[str]:
 
 
 def test_every_installed_plugin_has_a_subgraph(subgraphs: dict[str, str]) -> None:
-    assert PLUGINS == ["certificates", "desk_im", "mail", "vertical"]
+    assert {"certificates", "desk_im", "mail", "vertical"} <= set(PLUGINS)
     assert list(subgraphs) == ["core", *PLUGINS]
 
 
@@ -114,8 +113,7 @@ def test_plugin_subgraph_holds_only_the_plugins_fields(subgraphs: dict[str, str]
 def test_composed_subgraphs_equal_the_monolith(subgraphs: dict[str, str]) -> None:
     composed = compose(subgraphs)
     whole = monolith(None)
-    assert canonical(composed) == canonical(whole)
-    assert canonical(composed) == canonical(build_schema(SNAPSHOT.read_text()))
+    assert canonical(composed) == canonical(whole)  # and tests/test_sdl.py: whole == schema/schema.graphql
     for old, new in ((whole, composed), (composed, whole)):
         assert find_breaking_changes(old, new) == []
         assert find_dangerous_changes(old, new) == []
@@ -302,7 +300,7 @@ def test_export_command_refusals() -> None:
     runner = CliRunner()
     unknown = runner.invoke(cli, ["schema", "export", "--plugin", "nope", "--federation"])
     assert unknown.exit_code == 1
-    assert "no plugin 'nope' is installed; installed: certificates, core, desk_im, mail, vertical" in unknown.stderr
+    assert f"no plugin 'nope' is installed; installed: {', '.join(installed_plugins())}" in unknown.stderr
     alone = runner.invoke(cli, ["schema", "export", "--federation"])
     assert alone.exit_code == 2 and "add --plugin NAME" in alone.stderr
     to_stdout = runner.invoke(cli, ["schema", "export", "--plugin", "mail", "--check"])
