@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.relay import encode_id
-from gateway.testing import count_statements, run_query
+from gateway.testing import run_query
 from plugins.desk_im import service
 from plugins.desk_im.models import ImCreditTransaction
 from plugins.desk_im.tests.world import balance, build_desk_world, count_rows, give_credits, key, set_card_token
@@ -219,14 +219,15 @@ async def add_customers(runtime, world, count: int, start: int = 0) -> None:
                 await service.adjust_credits(session, org.id, 10 + n, "seed", actor_user_id=world.user_ids[actor])
 
 
-async def test_reading_credits_of_many_organizations_takes_a_fixed_number_of_statements(runtime):
-    world = await build_desk_world(runtime)
+async def test_reading_credits_of_many_organizations_takes_a_fixed_number_of_statements(runtime, world, client,
+                                                                                         count_sql):
+    reseller = client.as_role("reseller_admin")
     await add_customers(runtime, world, 2)
-    with count_statements(runtime) as few:
-        small = (await run_query(runtime, LIST, token=world.tokens["reseller_admin"])).ok()
+    with count_sql() as few:
+        small = (await reseller.query(LIST)).ok()
     await add_customers(runtime, world, 6, start=2)
-    with count_statements(runtime) as many:
-        large = (await run_query(runtime, LIST, token=world.tokens["reseller_admin"])).ok()
+    with count_sql() as many:
+        large = (await reseller.query(LIST)).ok()
     with_credits = [n for n in large["organizations"]["nodes"] if n["imCredits"] and n["imCredits"]["balance"]]
     assert len(with_credits) == 8 > len([n for n in small["organizations"]["nodes"] if n["imCredits"]])
     assert all(len(n["imCredits"]["transactions"]["edges"]) == 3 for n in with_credits)

@@ -2,15 +2,18 @@
 
 Outcomes: "ok" (data, no error), "ok:no-amounts" (a read without payment details), a user
 error code, a top-level error code (FORBIDDEN, UNAUTHENTICATED), or "hidden" (the
-organization itself is not visible to the viewer).
+organization itself is not visible to the viewer). The test kit's ``assert_access_matrix`` walks
+the roles one after the other on one world and reports every mismatch at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from gateway.testing import GraphQLResult, run_query
-from plugins.desk_im.tests.world import build_desk_world, give_credits, key
+from gateway.testing import GraphQLResult
+from plugins.desk_im.tests.world import balance, give_credits, key
 from schema.testing import ROLES
 
 F, U = "FORBIDDEN", "UNAUTHENTICATED"
@@ -22,6 +25,7 @@ PURCHASE_ON_MAPPED = EVERYONE_REFUSED | {
 }
 # purchaseImCredits on direct: a direct customer buys for itself
 PURCHASE_ON_DIRECT = EVERYONE_REFUSED | {"platform_admin": "ok", "direct_super_admin": "ok"}
+PURCHASE_ON = {"acme": PURCHASE_ON_MAPPED, "direct": PURCHASE_ON_DIRECT}
 # recordImMessages / recordAddOnUsage: metering only
 METERING = EVERYONE_REFUSED | {"platform_admin": "ok", "messaging_service": "ok"}
 # Organization.imCredits on acme
@@ -41,17 +45,6 @@ def test_every_role_has_an_expected_outcome():
         assert set(table) == set(ROLES)
 
 
-def mutation_outcome(result: GraphQLResult, field: str, expect_object: str) -> str:
-    if result.errors:
-        return result.error_codes[0]
-    payload = result.data[field]
-    if payload["userErrors"]:
-        code: str = payload["userErrors"][0]["code"]
-        return code
-    assert payload[expect_object] is not None
-    return "ok"
-
-
 PURCHASE = """mutation($input: PurchaseImCreditsInput!) { purchaseImCredits(input: $input) {
   account { balance } transaction { credits amount { amount } } userErrors { code } } }"""
 MESSAGES = """mutation($input: RecordImMessagesInput!) { recordImMessages(input: $input) {
@@ -62,59 +55,77 @@ READ_CREDITS = """query($id: ID!) { organization(id: $id) { imCredits { balance
   transactions(first: 5) { edges { node { credits amount { amount } cardOwner } } } } } }"""
 
 
-@pytest.mark.parametrize("role", ROLES)
-async def test_purchase_im_credits_by_role(runtime, role):
-    world = await build_desk_world(runtime)
-    for org, table in (("acme", PURCHASE_ON_MAPPED), ("direct", PURCHASE_ON_DIRECT)):
-        result = await run_query(runtime, PURCHASE, {"input": {
-            "organizationId": world.org_id(org), "credits": 10, "idempotencyKey": key(world, org)}},
-            token=world.tokens[role])
-        assert mutation_outcome(result, "purchaseImCredits", "transaction") == table[role], (org, result)
-        if table[role] == "ok":
-            assert result.data["purchaseImCredits"]["account"]["balance"] == 10
-            assert result.data["purchaseImCredits"]["transaction"]["amount"] == {"amount": "0.50"}
+def carries(field: str, expect_object: str) -> Callable[[str, GraphQLResult], None]:
+    """The ok check of a mutation: its payload carries the object (the kit's outcome already read the errors)."""
+    def check(role: str, result: GraphQLResult) -> None:
+        assert result.data[field][expect_object] is not None, result
+    return check
 
 
-@pytest.mark.parametrize("role", ROLES)
-async def test_record_im_messages_by_role(runtime, role):
-    world = await build_desk_world(runtime)
-    await give_credits(runtime, world.organizations["acme"], 10)
-    result = await run_query(runtime, MESSAGES, {"input": {
-        "organizationId": world.org_id("acme"), "channel": "WHATSAPP", "count": 2,
-        "idempotencyKey": key(world, "m")}}, token=world.tokens[role])
-    assert mutation_outcome(result, "recordImMessages", "transaction") == METERING[role], result
-    if METERING[role] == "ok":
-        assert result.data["recordImMessages"]["account"]["balance"] == 8
+@pytest.mark.parametrize("org", ["acme", "direct"])
+async def test_purchase_im_credits_by_role(runtime, world, client, assert_access_matrix, org):
+    before: dict[str, int] = {}
+
+    async def run(role: str, token: str | None) -> GraphQLResult:
+        before[role] = await balance(runtime, world.organizations[org])
+        return await client.query(PURCHASE, {"input": {
+            "organizationId": world.org_id(org), "credits": 10, "idempotencyKey": key(world, f"{org}-{role}")}},
+            role=role)
+
+    def bought(role: str, result: GraphQLResult) -> None:
+        carries("purchaseImCredits", "transaction")(role, result)
+        assert result.data["purchaseImCredits"]["account"]["balance"] == before[role] + 10
+        assert result.data["purchaseImCredits"]["transaction"]["amount"] == {"amount": "0.50"}
+
+    await assert_access_matrix(PURCHASE_ON[org], run, ok=bought)
 
 
-@pytest.mark.parametrize("role", ROLES)
-async def test_record_add_on_usage_by_role(runtime, role):
-    world = await build_desk_world(runtime)
-    result = await run_query(runtime, ADD_ON_USAGE, {"input": {
-        "subscriptionId": world.subscription_id("acme_desk"), "addOnCode": "DESK_SMS", "quantity": 20}},
-        token=world.tokens[role])
-    assert mutation_outcome(result, "recordAddOnUsage", "payment") == METERING[role], result
-    if METERING[role] == "ok":
+async def test_record_im_messages_by_role(runtime, world, client, assert_access_matrix):
+    await give_credits(runtime, world.organizations["acme"], 10 * len(ROLES))
+    before: dict[str, int] = {}
+
+    async def run(role: str, token: str | None) -> GraphQLResult:
+        before[role] = await balance(runtime, world.organizations["acme"])
+        return await client.query(MESSAGES, {"input": {
+            "organizationId": world.org_id("acme"), "channel": "WHATSAPP", "count": 2,
+            "idempotencyKey": key(world, f"m-{role}")}}, role=role)
+
+    def recorded(role: str, result: GraphQLResult) -> None:
+        carries("recordImMessages", "transaction")(role, result)
+        assert result.data["recordImMessages"]["account"]["balance"] == before[role] - 2
+
+    await assert_access_matrix(METERING, run, ok=recorded)
+
+
+async def test_record_add_on_usage_by_role(world, client, assert_access_matrix):
+    async def run(role: str, token: str | None) -> GraphQLResult:
+        return await client.query(ADD_ON_USAGE, {"input": {
+            "subscriptionId": world.subscription_id("acme_desk"), "addOnCode": "DESK_SMS", "quantity": 20}}, role=role)
+
+    def charged(role: str, result: GraphQLResult) -> None:
+        carries("recordAddOnUsage", "payment")(role, result)
         assert result.data["recordAddOnUsage"]["payment"]["amount"] == {"amount": "1.00"}
 
+    await assert_access_matrix(METERING, run, ok=charged)
 
-@pytest.mark.parametrize("role", ROLES)
-async def test_read_im_credits_by_role(runtime, role):
-    world = await build_desk_world(runtime)
-    bought = await run_query(runtime, PURCHASE, {"input": {
+
+async def test_read_im_credits_by_role(world, client, assert_access_matrix):
+    bought = await client.query(PURCHASE, {"input": {
         "organizationId": world.org_id("acme"), "credits": 40, "idempotencyKey": key(world, "r")}},
-        token=world.tokens["reseller_admin"])
+        role="reseller_admin")
     assert bought.ok()["purchaseImCredits"]["userErrors"] == []
-    result = await run_query(runtime, READ_CREDITS, {"id": world.org_id("acme")}, token=world.tokens[role])
-    if result.errors:
-        outcome = result.error_codes[0]
-    elif result.data["organization"] is None:
-        outcome = "hidden"
-    else:
+
+    async def run(role: str, token: str | None) -> GraphQLResult:
+        return await client.query(READ_CREDITS, {"id": world.org_id("acme")}, role=role)
+
+    def what_is_shown(role: str, result: GraphQLResult) -> str:
+        if result.data["organization"] is None:
+            return "hidden"
         credits = result.data["organization"]["imCredits"]
         assert credits["balance"] == 40
         node = credits["transactions"]["edges"][0]["node"]
         assert node["credits"] == 40
-        outcome = "ok" if node["amount"] == {"amount": "2.00"} and node["cardOwner"] == "RESELLER_CARD" else (
+        return "ok" if node["amount"] == {"amount": "2.00"} and node["cardOwner"] == "RESELLER_CARD" else (
             "ok:no-amounts" if node["amount"] is None and node["cardOwner"] is None else "partial")
-    assert outcome == READ[role], result
+
+    await assert_access_matrix(READ, run, ok=what_is_shown)
