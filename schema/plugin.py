@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
+import click
 import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,3 +87,10 @@ def gateway_grant_columns() -> list[str]:
     from schema.access import GRANT_COLUMNS
 
     return list(GRANT_COLUMNS)
+
+
+@hookimpl
+def gateway_cli_commands() -> list[click.Command]:
+    from schema.scaffold import plugin_group
+
+    return [plugin_group]  # gateway plugin new NAME [--path DIR]
