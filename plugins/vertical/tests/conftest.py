@@ -5,6 +5,7 @@ solution of ``devco`` and its customers.
     vworld.versions      {"1.0.0": pk, "1.1.0": pk, "2.0.0": pk}
     vworld.instances     {"acme": pk (live, 1.0.0, VERTICAL_STARTER with 3 GB storage add-on),
                           "direct": pk (live, 1.1.0), "unverified": pk (test account, 1.0.0)}
+    world                the kit's fixture is ``vworld.world`` here (``client``, ``assert_access_matrix`` use it)
 """
 
 from __future__ import annotations
@@ -141,6 +142,12 @@ def gateway_plugins() -> list[str]:
 @pytest.fixture
 async def vworld(runtime: Runtime) -> VerticalWorld:
     return await build_vertical_world(runtime)
+
+
+@pytest.fixture
+def world(vworld: VerticalWorld) -> World:
+    """The kit's ``world`` (so ``client`` and ``assert_access_matrix``) is the vertical world's standard part."""
+    return vworld.world
 
 
 class ScriptedRunner:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.relay import encode_id
-from gateway.testing import count_statements, run_query
+from gateway.testing import run_query
 from plugins.vertical.models import SolutionInstance, SolutionUpgrade
 from plugins.vertical.tests.conftest import VerticalWorld, add_organization, build_vertical_world
 from schema.models import AuditEvent
@@ -282,22 +282,23 @@ async def test_outbox_is_for_platform_admins_only(gql: Any, vworld: VerticalWorl
     assert (await gql("{ outbox { totalCount } }", token=vworld.tokens["platform_admin"])).ok()["outbox"]["totalCount"] == 0
 
 
-async def test_customer_list_statement_count_does_not_grow_with_rows(runtime: Any, vworld: VerticalWorld) -> None:
+async def test_customer_list_statement_count_does_not_grow_with_rows(runtime: Any, vworld: VerticalWorld,
+                                                                     client: Any, count_sql: Any) -> None:
     query = """query($id: ID!) { solution(id: $id) { customers(first: 100) { totalCount nodes {
         %s upgradeHistory(first: 3) { nodes { status fromVersion { version } } }
         developerAccess { status } storage { file { limitMb } } } } } }""" % INSTANCE_FIELDS
-    token = vworld.tokens["platform_admin"]
-    await run_query(runtime, UPGRADE, {"input": {"instanceId": vworld.instance_id("acme")}}, token=token)
-    with count_statements(runtime) as small:
-        data = (await run_query(runtime, query, {"id": vworld.solution_id}, token=token)).ok()
+    admin = client.as_role("platform_admin")
+    await admin.query(UPGRADE, {"input": {"instanceId": vworld.instance_id("acme")}})
+    with count_sql() as small:
+        data = (await admin.query(query, {"id": vworld.solution_id})).ok()
     assert data["solution"]["customers"]["totalCount"] == 3
     async with runtime.sessions() as session, session.begin():
         for n in range(30):
             org = await add_organization(session, f"bulk{n}.example")
             session.add(SolutionInstance(solution_id=vworld.solution, organization_id=org,
                                          installed_version_id=vworld.versions["1.0.0"], is_test_account=n % 2 == 0))
-    with count_statements(runtime) as large:
-        data = (await run_query(runtime, query, {"id": vworld.solution_id}, token=token)).ok()
+    with count_sql() as large:
+        data = (await admin.query(query, {"id": vworld.solution_id})).ok()
     assert data["solution"]["customers"]["totalCount"] == 33
     assert large.count == small.count, (small.statements, large.statements)
 
