@@ -1,6 +1,6 @@
 """Test kit of the mail plugin: the core's standard world plus mail rows.
 
-    mw = await build_mail_world(runtime)
+    mw = await build_mail_world(runtime)     # or add_mail(runtime, world) on the kit's world fixture
     mw.world.tokens["reseller_admin"], mw.users["acme"]["bob"], mw.org_id("mapped")
 
 On top of ``schema.testing.build_world``: an organization ``mapped`` (mapped.example, verified,
@@ -53,7 +53,11 @@ async def add_mapped_only_organization(session: AsyncSession, world: World) -> i
 
 
 async def build_mail_world(runtime: Runtime) -> MailWorld:
-    world = await build_world(runtime)
+    return await add_mail(runtime, await build_world(runtime))
+
+
+async def add_mail(runtime: Runtime, world: World) -> MailWorld:
+    """The mail rows on top of a standard world already built (the test kit's ``world`` fixture)."""
     mw = MailWorld(world)
     async with runtime.sessions() as session, session.begin():
         await add_mapped_only_organization(session, world)

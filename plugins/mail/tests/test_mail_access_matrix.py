@@ -3,7 +3,8 @@
 Actors are (label, token key, organization key). "mapping_only_partner" is the reseller's admin on an
 organization mapped to the reseller without delegated access; "partner_admin_unverified" is the
 reseller's admin on an organization whose domain is not verified; "partner_admin_after_revoke" runs
-last, after acme's delegated access was revoked.
+last, after acme's delegated access was revoked. The test kit's ``assert_access_matrix`` walks the
+actors (its rows are these labels, each with its token) and reports every mismatch at once.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.testing import run_query
+from gateway.testing import GraphQLResult, assert_access_matrix
 from plugins.mail.actions import MAIL_ACTIONS, MANAGER_ACTIONS, RESTRICTED_ACTIONS
-from plugins.mail.testing import MailWorld, add_mail_user, build_mail_world, revoke_delegated_access
+from plugins.mail.testing import MailWorld, add_mail_user, revoke_delegated_access
 from schema.models import AuditEvent
 
 Outcome = tuple[str, str | None]  # ("ok", None), ("top", error code) or ("user", userErrors code)
@@ -112,21 +113,28 @@ async def _audit_events(runtime: Any) -> list[AuditEvent]:
         return list((await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all())
 
 
+def kit_outcome(outcome: Outcome) -> str:
+    """The test kit's word for an outcome: "ok", or the code (top-level or user error)."""
+    return "ok" if outcome == OK else str(outcome[1])
+
+
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
-async def test_mutation_outcome_for_every_actor(runtime, mutation):
+async def test_mutation_outcome_for_every_actor(runtime, mw, gql, mutation):
     action, build, selection = MUTATIONS[mutation]
-    mw = await build_mail_world(runtime)
     document = (f"mutation($input: {mutation[0].upper()}{mutation[1:]}Input!) "
                 f"{{ {mutation}(input: $input) {{ {selection} userErrors {{ code message field }} }} }}")
     outcomes: dict[str, tuple[str, str | None]] = {}
-    for label, token_key, org in ACTORS:
+    actors = {label: (token_key, org) for label, token_key, org in ACTORS}
+
+    async def run(label: str, token: str | None) -> GraphQLResult:
+        token_key, org = actors[label]
         if label == "partner_admin_after_revoke":
             await revoke_delegated_access(runtime, mw)
         target = await add_mail_user(runtime, mw, org, f"target-{label.replace('_', '-')}")
         user_gid = mw.user_id(org, f"target-{label.replace('_', '-')}")
         variables = {"input": {"organizationId": mw.org_id(org), **build(mw, org, label, user_gid)}}
         before = len(await _audit_events(runtime))
-        result = await run_query(runtime, document, variables, token=mw.token(token_key))
+        result = await gql(document, variables, token=token)
         events = (await _audit_events(runtime))[before:]
         outcome: Outcome
         if result.errors:
@@ -155,11 +163,15 @@ async def test_mutation_outcome_for_every_actor(runtime, mutation):
         if label == "partner_admin_unverified":
             assert "unverified.example is not verified" in result.errors[0]["message"]
         assert target  # the fresh target user exists for every actor
-    assert outcomes == {label: expected(mutation, label) for label, _, _ in ACTORS}
+        return result
+
+    # the actors are the matrix's rows: each label acts with its token key's token, in ACTORS' order
+    await assert_access_matrix({label: kit_outcome(expected(mutation, label)) for label, _, _ in ACTORS}, run,
+                               tokens={label: mw.token(token_key) for label, token_key, _ in ACTORS})
+    assert outcomes == {label: expected(mutation, label) for label, _, _ in ACTORS}  # top-level vs user error too
 
 
-async def test_adding_an_admin_is_a_role_change(runtime):
-    mw = await build_mail_world(runtime)
+async def test_adding_an_admin_is_a_role_change(mw, client):
     document = ("mutation($input: AddMailUserInput!) { addMailUser(input: $input) { user { email role } "
                 "userErrors { code message } } }")
     cases = [
@@ -170,7 +182,7 @@ async def test_adding_an_admin_is_a_role_change(runtime):
     for n, (token_key, role, want) in enumerate(cases):
         variables = {"input": {"organizationId": mw.org_id("acme"), "email": f"u{n}@acme.example", "name": "U",
                                "role": role}}
-        result = await run_query(runtime, document, variables, token=mw.token(token_key))
+        result = await client.query(document, variables, role=token_key)
         got: Outcome
         if result.errors:
             got = ("top", result.error_codes[0])
