@@ -38,7 +38,8 @@ from gateway.runtime import Runtime  # noqa: E402
 from gateway.settings import load_settings  # noqa: E402
 from gateway.testing import count_statements  # noqa: E402
 from schema import models  # noqa: E402
-from schema.catalog.service import seed_catalog  # noqa: E402
+from schema.catalog.service import sync_catalog  # noqa: E402
+from schema.testing import declared_catalogs  # noqa: E402
 
 DASHBOARD_QUERY = """query Dashboard($partnerId: ID!) {
   partner(id: $partnerId) {
@@ -71,7 +72,7 @@ async def build_dataset(runtime: Runtime, customers: int) -> dict[str, str]:
     """One reseller with ``customers`` organizations, inserted in bulk; returns its admin's token and its ID."""
     now = utcnow()
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
         plans = {p.code: p for p in (await session.scalars(select(models.Plan))).all()}
         add_ons = {a.code: a for a in (await session.scalars(select(models.AddOn))).all()}
         partner = models.Partner(name="Bench Reseller", code=f"BENCH{customers}", kind="RESELLER")

@@ -1,58 +1,99 @@
-"""``gateway catalog seed``: every enabled plugin's sellable catalog, without demo data.
+"""The catalog sync: every enabled plugin's sellable catalog, without demo data (``gateway catalog sync``).
 
-A fresh production database (``gateway db upgrade``) has tables but nothing to sell: no
-products, plans, add-ons or prices, so every order is refused with ``CATALOG_EMPTY``. This
-step adds what is missing of each plugin's catalog through the ``gateway_seed_catalog``
-hook, in one transaction; running it again adds nothing. Unlike ``gateway demo seed`` it
-creates no organizations, users or tokens, so it is allowed with ``GATEWAY_ENV=production``.
+A fresh production database has tables but nothing to sell, so every order is refused with
+``CATALOG_EMPTY``. This step adds what is missing of each plugin's catalog through the
+``gateway_seed_catalog`` hook, in one transaction; running it again adds nothing, and it never
+changes a row that exists: where a plugin's declaration differs from the database (a price a
+platform admin changed, say) it reports the drift instead. Unlike ``gateway demo seed`` it
+creates no demo rows, so it is allowed with ``GATEWAY_ENV=production``. ``gateway db upgrade``
+runs it when the catalog is empty (``only_if_empty``), and ``gateway demo seed`` first of all.
+The command is ``gateway/cli_catalog.py``.
+
+The host knows no catalog vocabulary: a seeder answers ``{kind: rows added}`` (credited to
+itself) or a :class:`CatalogReport` (rows added per plugin, for a seeder that writes other
+plugins' declarations, and drift lines).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
-from gateway.cli_support import make_runtime, redact, run, settings_of
-from gateway.plugins import load_order, maybe_await
+from gateway.plugins import load_order, maybe_await, owner_of
 
 
-async def seed_catalog(runtime: Any) -> dict[str, dict[str, int]]:
-    """Run every enabled plugin's catalog seeder in plugin order, in one transaction; what each added."""
-    added: dict[str, dict[str, int]] = {}
-    hook = runtime.plugin_manager.hook.gateway_seed_catalog
-    async with runtime.sessions() as session, session.begin():
-        for impl in load_order(hook):
-            arguments = {"session": session}
-            answer = await maybe_await(impl.function(*(arguments[name] for name in impl.argnames)))
-            await session.flush()
-            added[impl.plugin_name] = {kind: count for kind, count in (answer or {}).items() if count}
-    return added
+@dataclass(frozen=True)
+class CatalogReport:
+    """What a catalog seeder did: ``{plugin: {kind: rows added}}`` and one line per drift found."""
+
+    added: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    drift: Sequence[str] = ()
 
 
-def describe(added: dict[str, dict[str, int]]) -> str:
+@dataclass
+class SyncOutcome:
+    """Every seeder's report together: rows added by plugin (in plugin order) and the drift lines."""
+
+    added: dict[str, dict[str, int]] = field(default_factory=dict)
+    drift: list[str] = field(default_factory=list)
+
+    def add(self, plugin: str, counts: Mapping[str, int]) -> None:
+        mine = self.added.setdefault(plugin, {})
+        for kind, count in counts.items():
+            if count:
+                mine[kind] = mine.get(kind, 0) + count
+
+    @property
+    def added_anything(self) -> bool:
+        return any(self.added.values())
+
+
+async def run_catalog_seeders(pm: Any, session: Any, *, only_if_empty: bool = False) -> SyncOutcome:
+    """Call every ``gateway_seed_catalog`` in plugin order (the core first) on ``session``; what they did."""
+    outcome = SyncOutcome()
+    arguments = {"session": session, "pm": pm, "only_if_empty": only_if_empty}
+    for impl in load_order(pm.hook.gateway_seed_catalog):
+        answer = await maybe_await(impl.function(*(arguments[name] for name in impl.argnames)))
+        await session.flush()
+        if isinstance(answer, CatalogReport):
+            for plugin, counts in answer.added.items():
+                outcome.add(plugin, counts)
+            outcome.drift.extend(answer.drift)
+        else:
+            outcome.add(owner_of(impl.plugin_name), answer or {})
+    return outcome
+
+
+async def sync_with(pm: Any, sessions: Any, *, only_if_empty: bool = False) -> SyncOutcome:
+    """:func:`run_catalog_seeders` in one transaction of a session from ``sessions``."""
+    async with sessions() as session, session.begin():
+        return await run_catalog_seeders(pm, session, only_if_empty=only_if_empty)
+
+
+async def seed_catalog(runtime: Any, *, only_if_empty: bool = False) -> SyncOutcome:
+    """Every enabled plugin's catalog seeder on the runtime's database, in one transaction."""
+    return await sync_with(runtime.plugin_manager, runtime.sessions, only_if_empty=only_if_empty)
+
+
+async def sync_if_empty(pm: Any, engine: Any) -> str | None:
+    """``gateway db upgrade``'s last step: the catalog sync when the catalog is empty; a line saying so, or None."""
+    from gateway.db import session_factory
+
+    outcome = await sync_with(pm, session_factory(engine), only_if_empty=True)
+    if not outcome.added_anything:
+        return None
+    return f"the catalog was empty, so it was synced: {describe(outcome)}"
+
+
+def describe(outcome: SyncOutcome) -> str:
     parts = [f"{plugin}: " + ", ".join(f"{count} {kind}" for kind, count in counts.items())
-             for plugin, counts in added.items() if counts]
-    return "added " + "; ".join(parts) if parts else "nothing to add, the catalog was complete"
+             for plugin, counts in outcome.added.items() if counts]
+    return "added " + "; ".join(parts) if parts else "had nothing to add (the catalog was complete)"
 
 
-@click.group("catalog")
-def catalog_group() -> None:
-    """The products, plans, add-ons and prices that can be ordered."""
-
-
-@catalog_group.command("seed")
-@click.pass_context
-def catalog_seed(ctx: click.Context) -> None:
-    """Add what is missing of every enabled plugin's catalog (idempotent; no demo data)."""
-    settings = settings_of(ctx)
-    runtime = make_runtime(settings)
-
-    async def seed() -> dict[str, dict[str, int]]:
-        try:
-            return await seed_catalog(runtime)
-        finally:
-            await runtime.dispose()
-
-    added = run(seed())
-    click.echo(f"{redact(settings.database_url)}: catalog {describe(added)}.")
+def describe_drift(outcome: SyncOutcome) -> list[str]:
+    if not outcome.drift:
+        return []
+    return [f"{len(outcome.drift)} declared value(s) differ from the database; the sync leaves existing rows "
+            "as they are (a platform admin changes prices, with history):", *(f"  {line}" for line in outcome.drift)]

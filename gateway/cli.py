@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from gateway.catalog import catalog_group
+from gateway.cli_catalog import catalog_group
 from gateway.cli_query import query_command
 from gateway.cli_support import make_runtime, plugin_manager, redact, run, settings_of
 from gateway.pan_scan import scan_pan_command
@@ -109,7 +109,21 @@ def db() -> None:
 
 
 async def upgrade_database(settings: Settings, pm: Any) -> str:
-    """Apply every enabled plugin's migrations; without any revision yet, create the tables directly."""
+    """Apply every enabled plugin's migrations (without any revision yet, create the tables directly);
+    then, when the catalog is empty, the catalog sync (``gateway catalog sync``)."""
+    from gateway.catalog import sync_if_empty
+    from gateway.db import create_engine
+
+    outcome = await _migrate(settings, pm)
+    engine = create_engine(settings.database_url)
+    try:
+        synced = await sync_if_empty(pm, engine)
+    finally:
+        await engine.dispose()
+    return f"{outcome}; {synced}" if synced else outcome
+
+
+async def _migrate(settings: Settings, pm: Any) -> str:
     from gateway.db import Base, create_engine
     from gateway.migrations import MigrationError, owned_tables, revision_files, upgrade_heads
 

@@ -102,10 +102,14 @@ async def ensure_demo_token(session: Any, demo: DemoData, user: User, label: str
 
 
 async def seed_demo(runtime: Any) -> DemoData:
-    """Run every enabled plugin's seeder, in plugin order, inside one transaction."""
+    """Sync the catalog (``gateway catalog sync``), then run every enabled plugin's seeder, in plugin order,
+    inside one transaction."""
+    from gateway.catalog import run_catalog_seeders
+
     demo = DemoData()
     hook = runtime.plugin_manager.hook.gateway_seed_demo
     async with runtime.sessions() as session, session.begin():
+        demo.extra["catalog"] = await run_catalog_seeders(runtime.plugin_manager, session)
         for impl in load_order(hook):  # the core first, then the plugins as loaded
             arguments = {"session": session, "demo": demo}
             try:

@@ -16,7 +16,7 @@ return a value or an awaitable; the host awaits awaitables through
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import pluggy
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from gateway.auth import RoleMaps  # the roles a user holds: ``{scope name: {object pk: role}}``
+    from gateway.catalog import CatalogReport
     from gateway.context import Context
     from gateway.demo import DemoData
     from gateway.events import DomainEvent
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     # ``async fn(ctx, pks) -> [object or None]`` in the order of ``pks``: None when missing or not visible.
     NodeResolver = Callable[[Context, list[int]], Awaitable[Sequence[object | None]]]
     NotificationSender = Callable[[Notification], Awaitable[None] | None]
+    SeedAnswer: TypeAlias = Mapping[str, int] | CatalogReport | None
 
 hookspec = pluggy.HookspecMarker("partner_gateway")
 hookimpl = pluggy.HookimplMarker("partner_gateway")
@@ -134,13 +136,18 @@ def gateway_cli_commands() -> list[click.Command]:
 
 
 @hookspec
-def gateway_seed_catalog(session: AsyncSession) -> Mapping[str, int] | Awaitable[Mapping[str, int]]:
+def gateway_seed_catalog(
+    session: AsyncSession, pm: pluggy.PluginManager, only_if_empty: bool
+) -> SeedAnswer | Awaitable[SeedAnswer]:
     """Add whatever is missing of this plugin's sellable catalog (products, plans, add-ons, prices and
     product-specific price lists), idempotently and without any demo rows; existing rows are left alone.
 
-    Return (or await to) how many rows of each kind were added, e.g. ``{"plans": 8}``; empty when
-    nothing was missing. Called by ``gateway catalog seed`` (allowed in production) in plugin order,
-    the core first, in one transaction.
+    Return (or await to) how many rows of each kind were added, e.g. ``{"plans": 8}`` (empty when
+    nothing was missing), or a ``gateway.catalog.CatalogReport`` (rows added per plugin, drift lines)
+    when writing what other plugins declare (``pm``: the plugin manager, to ask them). With
+    ``only_if_empty`` (``gateway db upgrade``) add nothing when the catalog already holds rows.
+    Called by ``gateway catalog sync`` (allowed in production), ``gateway db upgrade`` and
+    ``gateway demo seed``, in plugin order, the core first, in one transaction.
     """
 
 

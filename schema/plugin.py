@@ -6,18 +6,16 @@ plugin (``gateway_types``, ``gateway_type_extensions``, ``gateway_node_resolvers
 This module, the ``core`` entry point, registers them in :data:`PARTS` order (the order
 demo seeding and schema composition follow) under the names ``core.<part>``, and answers
 what belongs to the core as a whole: its tables and migrations, the actions that span
-parts, the access matrix's columns and the standard catalog.
+parts and the access matrix's columns (the catalog part syncs the products plugins declare).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
 import click
 import pluggy
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import models as host_models
 from gateway.db import Base
@@ -66,13 +64,6 @@ def gateway_migrations_path() -> str:
 @hookimpl(tryfirst=True)  # the core's own actions head the access matrix, before its parts'
 def gateway_actions() -> list[Action]:
     return list(CORE_ACTIONS)
-
-
-@hookimpl
-async def gateway_seed_catalog(session: AsyncSession) -> Mapping[str, int]:
-    from schema.catalog.service import seed_standard_catalog
-
-    return await seed_standard_catalog(session)
 
 
 @hookimpl

@@ -14,14 +14,18 @@ domain not verified).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.auth import get_or_create_user, issue_token
 from gateway.db import utcnow
+from gateway.plugins import create_plugin_manager
 from gateway.relay import encode_id
 from gateway.runtime import Runtime
 from schema import models
+from schema.catalog.declaration import ProductSpec
+from schema.catalog.service import SyncResult, declared_catalog, sync_catalog
 
 # Every role a test walks, by the key of its token in World.tokens.
 ROLES = [
@@ -152,3 +156,16 @@ async def build_world(runtime: Runtime) -> World:
 
 def role_tokens(world: World, roles: list[str] | None = None) -> list[tuple[str, str | None]]:
     return [(role, world.tokens.get(role)) for role in (roles or ROLES)]
+
+
+def declared_catalogs(plugins: Iterable[str] | None = None) -> dict[str, list[ProductSpec]]:
+    """The products the installed plugins declare (or only ``plugins``'), by plugin, as ``gateway catalog sync``
+    reads them: a core test that orders MAIL or DESK plans syncs them without enabling those plugins."""
+    return declared_catalog(create_plugin_manager(plugins))
+
+
+async def sync_catalogs(runtime: Runtime, declarations: Mapping[str, Sequence[ProductSpec]] | None = None,
+                        ) -> SyncResult:
+    """Write ``declarations`` (by default every installed plugin's, :func:`declared_catalogs`) in one transaction."""
+    async with runtime.sessions() as session, session.begin():
+        return await sync_catalog(session, declared_catalogs() if declarations is None else declarations)

@@ -1,33 +1,38 @@
-"""The catalog: seeded products, plans, add-ons, and Query.products."""
+"""The catalog: the products the plugins declare, synced, and Query.products."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
 from gateway.testing import count_statements, run_query
-from schema.catalog.service import ADD_ONS, PLANS, PRODUCTS, seed_catalog
+from schema.catalog.service import sync_catalog
 from schema.models import AddOn, Plan, Product
-from schema.testing import build_world
+from schema.testing import build_world, declared_catalogs
 
 PRODUCTS_QUERY = """{ products { code name plans { code billingPeriod pricePerLicense { amount currency }
   includedStorageGb trialDays product { code } } addOns { code billing unit unitPrice { amount currency } product { code } } } }"""
 
 
-async def test_seed_catalog_is_idempotent_and_completes_a_partial_catalog(runtime):
+async def test_sync_is_idempotent_and_completes_a_partial_catalog(runtime):
     await build_world(runtime)  # the world has MAIL with two plans already
+    declared = declared_catalogs()
+    products = [product for specs in declared.values() for product in specs]
+    added = []
     for _ in range(2):
         async with runtime.sessions() as session, session.begin():
-            await seed_catalog(session)
+            added.append((await sync_catalog(session, declared)).added)
+    assert added[0]["mail"] == {"plans": 1, "add-ons": 1}  # MAIL and its two plans were there
+    assert added[1] == {}
     async with runtime.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Product)) == len(PRODUCTS)
-        assert await session.scalar(select(func.count()).select_from(Plan)) == len(PLANS)
-        assert await session.scalar(select(func.count()).select_from(AddOn)) == len(ADD_ONS)
+        assert await session.scalar(select(func.count()).select_from(Product)) == len(products) == 4
+        assert await session.scalar(select(func.count()).select_from(Plan)) == sum(len(p.plans) for p in products) == 8
+        assert await session.scalar(select(func.count()).select_from(AddOn)) == sum(len(p.add_ons) for p in products)
 
 
 async def test_products_query_lists_the_four_products_in_few_statements(runtime):
     world = await build_world(runtime)
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())
     with count_statements(runtime) as counter:
         data = (await run_query(runtime, PRODUCTS_QUERY, token=world.tokens["org_member"])).ok()
     products = {p["code"]: p for p in data["products"]}

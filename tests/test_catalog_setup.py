@@ -1,4 +1,5 @@
-"""A fresh production database: `db upgrade`, then `catalog seed` (issue 11, item 13; README "Production database").
+"""A fresh production database: `db upgrade` (which syncs an empty catalog), `catalog sync` (issue 11, item 13;
+issue 13; README "Production database").
 
 Before the catalog step every order is a CATALOG_EMPTY user error that says what to do; after it,
 orders work; running the step again changes nothing.
@@ -81,17 +82,22 @@ async def test_orders_on_an_empty_catalog_say_what_to_do(fresh: Any) -> None:
     for document, variables, name in orders:
         errors = (await run_query(runtime, document, variables, token=ids["token"])).ok()[name]["userErrors"]
         assert [e["code"] for e in errors] == ["CATALOG_EMPTY"], (name, errors)
-        assert "gateway catalog seed" in errors[0]["message"] and "platform admin" in errors[0]["message"], name
+        assert "gateway catalog sync" in errors[0]["message"] and "platform admin" in errors[0]["message"], name
 
 
 async def test_after_the_catalog_step_orders_work_and_a_second_run_changes_nothing(fresh: Any) -> None:
     runtime, ids = fresh
     first = await seed_catalog(runtime)
-    assert first["core"] == {"products": 4, "plans": 8, "add-ons": 4}
-    assert first["certificates"] == {"certificate types": 6}
+    assert first.added == {  # each plugin's own declarations, in plugin order; the core declares none
+        "certificates": {"products": 1, "plans": 1, "certificate types": 6},
+        "desk_im": {"products": 1, "plans": 2, "add-ons": 2},
+        "mail": {"products": 1, "plans": 3, "add-ons": 1},
+        "vertical": {"products": 1, "plans": 2, "add-ons": 1},
+    }
+    assert list(first.added) == ["certificates", "desk_im", "mail", "vertical"] and first.drift == []
     rows = await catalog_rows(runtime)
     second = await seed_catalog(runtime)
-    assert describe(second) == "nothing to add, the catalog was complete"
+    assert describe(second) == "had nothing to add (the catalog was complete)"
     assert await catalog_rows(runtime) == rows
     async with runtime.sessions() as session:  # the catalog step makes no demo rows
         assert await session.scalar(select(models.Organization.id).where(models.Organization.domain != "acme.example")) is None
@@ -103,21 +109,26 @@ async def test_after_the_catalog_step_orders_work_and_a_second_run_changes_nothi
     assert error["code"] == "UNKNOWN_PLAN" and "`products` query" in error["message"]
 
 
-def test_db_upgrade_then_catalog_seed_from_the_command_line(tmp_path: Path) -> None:
+def test_db_upgrade_syncs_the_empty_catalog_and_catalog_sync_then_adds_nothing(tmp_path: Path) -> None:
     env = {"GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/gateway.db"}
     runner = CliRunner()
-    assert runner.invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
-    first = runner.invoke(cli, ["catalog", "seed"], env=env)
-    assert first.exit_code == 0, first.output
-    assert "catalog added core: 4 products, 8 plans, 4 add-ons; certificates: 6 certificate types" in first.output
-    again = runner.invoke(cli, ["catalog", "seed"], env=env)
-    assert again.exit_code == 0 and "nothing to add" in again.output, again.output
+    upgraded = runner.invoke(cli, ["db", "upgrade"], env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "the catalog was empty, so it was synced: added certificates: 1 products, 1 plans, 6 certificate types; " \
+           "desk_im: 1 products, 2 plans, 2 add-ons; mail: 1 products, 3 plans, 1 add-ons; " \
+           "vertical: 1 products, 2 plans, 1 add-ons" in upgraded.output, upgraded.output
+    again = runner.invoke(cli, ["db", "upgrade"], env=env)  # the catalog is not empty any more: no sync
+    assert again.exit_code == 0 and "catalog" not in again.output, again.output
+    for command in ("sync", "seed"):  # `seed`: the former name
+        synced = runner.invoke(cli, ["catalog", command], env=env)
+        assert synced.exit_code == 0, synced.output
+        assert "catalog sync had nothing to add (the catalog was complete)." in synced.output, synced.output
     made = runner.invoke(cli, ["token", "create", "--user", "ops@example.com", "--platform-admin"], env=env)
     assert made.exit_code == 0, made.output
 
 
-def test_catalog_seed_before_db_upgrade_is_one_line(tmp_path: Path) -> None:
+def test_catalog_sync_before_db_upgrade_is_one_line(tmp_path: Path) -> None:
     env = {"GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/gateway.db"}
-    result = CliRunner().invoke(cli, ["catalog", "seed"], env=env)
+    result = CliRunner().invoke(cli, ["catalog", "sync"], env=env)
     assert result.exit_code == 1
     assert "run `gateway db upgrade`" in result.output and len(result.output.strip().splitlines()) == 1

@@ -14,10 +14,10 @@ from gateway.errors import DomainError
 from gateway.testing import run_query
 from schema import models
 from schema.access import authorize_organization
-from schema.catalog.service import seed_catalog
+from schema.catalog.service import sync_catalog
 from schema.deals.service import submit_large_deal
 from schema.models import AuditEvent
-from schema.testing import ROLES, World, build_world
+from schema.testing import ROLES, World, build_world, declared_catalogs
 
 OK = "OK"
 SUBMITTERS = {"reseller_admin", "platform_admin"}
@@ -29,7 +29,7 @@ SUBMIT = """mutation($input: SubmitLargeDealInput!) { submitLargeDeal(input: $in
 async def setup_world(runtime: Any) -> World:
     world = await build_world(runtime)
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
     return world
 
 

@@ -14,8 +14,8 @@ from gateway.hookspecs import hookimpl
 from gateway.testing import clear_tables, create_tables, make_test_runtime, run_query
 from schema import models
 from schema.billing.invoice import PreviewLine, summarize
-from schema.catalog.service import seed_catalog
-from schema.testing import build_world
+from schema.catalog.service import sync_catalog
+from schema.testing import build_world, declared_catalogs
 
 INVOICE = """query($id: ID!) { organization(id: $id) { upcomingInvoice { periodEnd
   lines { description amount { amount currency } prorated subscription { plan { code } } }
@@ -31,7 +31,7 @@ async def test_recurring_charges_and_pending_lines(runtime: Any) -> None:
     world = await build_world(runtime)
     end = dt.datetime(2030, 1, 15, tzinfo=dt.UTC)
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
         await session.execute(update(models.Subscription).where(models.Subscription.id == world.subscriptions["acme_mail"])
                               .values(current_period_end=end, storage_gb=9))
         storage = await session.scalar(select(models.AddOn).where(models.AddOn.code == "MAIL_EXTRA_STORAGE"))

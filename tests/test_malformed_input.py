@@ -28,8 +28,8 @@ from gateway.relay import MAX_PK, decode_id, encode_id
 from gateway.scalars import InvalidInputScalar, parse_date, parse_datetime, parse_decimal
 from gateway.testing import create_tables, make_test_runtime, run_query
 from schema import models
-from schema.catalog.service import seed_catalog
-from schema.testing import World, build_world
+from schema.catalog.service import sync_catalog
+from schema.testing import World, build_world, declared_catalogs
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -45,7 +45,7 @@ def raw_id(text: str) -> str:
 async def world(runtime: Any) -> World:
     world = await build_world(runtime)
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
     return world
 
 

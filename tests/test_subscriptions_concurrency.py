@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from gateway.db import utcnow
 from gateway.testing import run_query
 from schema import models
-from schema.catalog.service import seed_catalog
-from schema.testing import build_world
+from schema.catalog.service import sync_catalog
+from schema.testing import build_world, declared_catalogs
 
 CHANGE = """mutation($input: ChangeSubscriptionInput!) { changeSubscription(input: $input) {
   subscription { licenseCount storageGb } userErrors { code message } } }"""
@@ -31,7 +31,7 @@ async def test_concurrent_changes_do_not_lose_an_update(runtime: Any, backend_is
     world = await build_world(runtime)
     now = utcnow()
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
         await session.execute(update(models.Subscription).values(
             current_period_start=now - dt.timedelta(days=15), current_period_end=now + dt.timedelta(days=15)))
     token = world.tokens["reseller_admin"]

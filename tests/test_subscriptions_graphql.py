@@ -13,9 +13,9 @@ from gateway.db import utcnow
 from gateway.relay import encode_id
 from gateway.testing import count_statements, run_query
 from schema import models
-from schema.catalog.service import seed_catalog
+from schema.catalog.service import sync_catalog
 from schema.models import AuditEvent
-from schema.testing import ROLES, World, build_world
+from schema.testing import ROLES, World, build_world, declared_catalogs
 
 OK = "OK"
 MANAGERS = {"platform_admin", "reseller_admin"}
@@ -26,7 +26,7 @@ async def setup_world(runtime: Any) -> World:
     world = await build_world(runtime)
     now = utcnow()
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
         for key in ("acme", "direct"):
             session.add(models.PaymentMethod(organization_id=world.organizations[key], owner="CUSTOMER_CARD",
                                              processor_token="tok_ok", brand="VISA", last4="4242", exp_month=12,

@@ -13,10 +13,10 @@ from gateway.errors import DomainError
 from schema import models
 from schema.access import authorize_organization
 from schema.catalog.pricing import add_period
-from schema.catalog.service import seed_catalog
+from schema.catalog.service import sync_catalog
 from schema.models import AuditEvent
 from schema.subscriptions import service
-from schema.testing import World, build_world
+from schema.testing import World, build_world, declared_catalogs
 
 UTC = dt.UTC
 START = dt.datetime(2026, 4, 1, tzinfo=UTC)
@@ -27,7 +27,7 @@ async def setup_world(runtime: Any, *, card_for: tuple[str, ...] = ("acme", "dir
     """The standard world, the full catalog, cards, and both Mail subscriptions on a fixed April period."""
     world = await build_world(runtime)
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, declared_catalogs())  # every installed plugin's products
         for key in card_for:
             session.add(models.PaymentMethod(organization_id=world.organizations[key], owner="CUSTOMER_CARD",
                                              processor_token="tok_ok", brand="VISA", last4="4242", exp_month=12,

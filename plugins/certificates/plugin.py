@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from gateway.hookspecs import hookimpl
 from plugins.certificates.actions import ACTIONS
-from plugins.certificates.demo import seed_certificate_catalog, seed_demo
+from plugins.certificates.catalog import CATALOG, seed_certificate_types
+from plugins.certificates.demo import seed_demo
 from plugins.certificates.models import CertificateInventory, CertificateType
 from plugins.certificates.mutations import CertificateMutations
 from plugins.certificates.queries import CertificateQueries
@@ -22,9 +23,11 @@ from plugins.certificates.types import SubscriptionCertificateFields, visible_ce
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from gateway.catalog import CatalogReport
     from gateway.demo import DemoData
     from gateway.hookspecs import NodeResolver
     from gateway.policy import Action
+    from schema.catalog.declaration import ProductSpec
 
 
 @hookimpl
@@ -58,8 +61,13 @@ def gateway_actions() -> list[Action]:
 
 
 @hookimpl
-async def gateway_seed_catalog(session: AsyncSession) -> Mapping[str, int]:
-    return await seed_certificate_catalog(session)
+def gateway_catalog() -> list[ProductSpec]:
+    return [CATALOG]
+
+
+@hookimpl
+async def gateway_seed_catalog(session: AsyncSession, only_if_empty: bool) -> CatalogReport:
+    return await seed_certificate_types(session, only_if_empty=only_if_empty)
 
 
 @hookimpl

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from gateway.runtime import Runtime
-from plugins.certificates.demo import ensure_certificate_catalog
+from plugins.certificates.catalog import ensure_certificate_catalog
 from plugins.certificates.service import Item, SubscriptionSpec, create_subscriptions
 from schema.testing import World, build_world
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from gateway.hookspecs import hookimpl
 from plugins.desk_im.actions import ACTIONS
+from plugins.desk_im.catalog import CATALOG
 from plugins.desk_im.demo import seed_demo
 from plugins.desk_im.models import MODELS
 from plugins.desk_im.mutations import DeskImMutations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from gateway.demo import DemoData
     from gateway.hookspecs import NodeResolver
     from gateway.policy import Action
+    from schema.catalog.declaration import ProductSpec
 
 
 @hookimpl
@@ -55,6 +57,11 @@ def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
 def gateway_actions() -> list[Action]:
     desk_im_settings()  # read once at start: a bad GATEWAY_DESK_IM_* value stops the gateway with its name
     return ACTIONS
+
+
+@hookimpl
+def gateway_catalog() -> list[ProductSpec]:
+    return [CATALOG]
 
 
 @hookimpl

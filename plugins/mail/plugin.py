@@ -12,6 +12,7 @@ from gateway.context import Context
 from gateway.events import DomainEvent
 from gateway.hookspecs import hookimpl
 from plugins.mail.actions import MAIL_ACTIONS
+from plugins.mail.catalog import CATALOG
 from plugins.mail.demo import seed_demo
 from plugins.mail.models import MODELS
 from plugins.mail.mutations import MailMutations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from gateway.demo import DemoData
     from gateway.hookspecs import NodeResolver
     from gateway.policy import Action
+    from schema.catalog.declaration import ProductSpec
 
 
 @hookimpl
@@ -65,6 +67,11 @@ def gateway_actions() -> list[Action]:
 @hookimpl
 def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
     return {"MailUser": visible_mail_users, "MailAlias": visible_mail_aliases, "MailPolicy": visible_mail_policies}
+
+
+@hookimpl
+def gateway_catalog() -> list[ProductSpec]:
+    return [CATALOG]
 
 
 @hookimpl

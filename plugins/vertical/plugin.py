@@ -13,6 +13,7 @@ from gateway.events import DomainEvent
 from gateway.hookspecs import hookimpl
 from plugins.vertical import hookspecs
 from plugins.vertical.actions import ACTIONS
+from plugins.vertical.catalog import CATALOG
 from plugins.vertical.demo import seed_demo
 from plugins.vertical.export import ROUTES
 from plugins.vertical.models import MODELS
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from gateway.demo import DemoData
     from gateway.hookspecs import NodeResolver
     from gateway.policy import Action
+    from schema.catalog.declaration import ProductSpec
 
 
 @hookimpl
@@ -75,6 +77,11 @@ def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
 @hookimpl
 def gateway_routes() -> list[BaseRoute]:
     return list(ROUTES)
+
+
+@hookimpl
+def gateway_catalog() -> list[ProductSpec]:
+    return [CATALOG]
 
 
 @hookimpl(trylast=True)  # needs the core's partners, organizations and plans

@@ -1,17 +1,25 @@
-"""The catalog part of the core, as a plugin: products, plans, add-ons."""
+"""The catalog part of the core, as a plugin: products, plans, add-ons.
+
+It declares ``gateway_catalog`` (``schema/catalog/hookspecs.py``), which product plugins answer
+with their products as data, and answers the host's ``gateway_seed_catalog`` by syncing every
+enabled plugin's declarations (``gateway catalog sync``, ``gateway db upgrade`` on an empty
+catalog, ``gateway demo seed``). The core itself declares no product.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.catalog import CatalogReport
 from gateway.context import Context
-from gateway.demo import DemoData
 from gateway.hookspecs import hookimpl
+from schema.catalog import hookspecs
 from schema.catalog.queries import CatalogQueries
-from schema.catalog.service import seed_catalog
+from schema.catalog.service import catalog_is_empty, declared_catalog, sync_catalog
 from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
 
 if TYPE_CHECKING:
@@ -25,6 +33,11 @@ def _authenticated(lookup: Callable[[Context, list[int]], Awaitable[Sequence[obj
         return list(await lookup(ctx, list(pks)))
 
     return resolve
+
+
+@hookimpl
+def gateway_add_hookspecs(pm: pluggy.PluginManager) -> None:
+    pm.add_hookspecs(hookspecs)
 
 
 @hookimpl
@@ -44,5 +57,9 @@ def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
 
 
 @hookimpl
-async def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> None:
-    demo.extra["products"] = await seed_catalog(session)
+async def gateway_seed_catalog(session: AsyncSession, pm: pluggy.PluginManager, only_if_empty: bool) -> CatalogReport:
+    """Every enabled plugin's declared products, plans and add-ons: what was missing is added, drift reported."""
+    if only_if_empty and not await catalog_is_empty(session):
+        return CatalogReport()
+    result = await sync_catalog(session, declared_catalog(pm))
+    return CatalogReport(added=result.added, drift=[str(drift) for drift in result.drift])

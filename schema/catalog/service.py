@@ -1,81 +1,30 @@
-"""Catalog look-ups by code and the seeded catalog of the four products."""
+"""Catalog look-ups by code, and the sync that writes the products the plugins declare.
+
+``sync_catalog(session, {plugin: [ProductSpec, ...]})`` adds the products, plans and add-ons
+that are missing (idempotent) and changes no row that exists: prices are changed by a platform
+admin, with history, so a declaration that differs from the database is reported as drift,
+not applied. ``declared_catalog(pm)`` reads every enabled plugin's ``gateway_catalog`` answer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+import pluggy
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import DomainError
+from gateway.plugins import load_order, owner_of
+from schema.catalog.declaration import AddOnSpec, PlanSpec, ProductSpec
 from schema.models import AddOn, Plan, Product
 
-# (code, name)
-PRODUCTS = [
-    ("MAIL", "Mail"),
-    ("VERTICAL", "Vertical Solutions"),
-    ("DESK", "Desk with instant messaging"),
-    ("CERTIFICATES", "Certificate Manager"),
-]
-# (product, code, name, price per license, period, included GB, trial days, rank, storage price per GB)
-PLANS = [
-    ("MAIL", "MAIL_STANDARD", "Mail Standard", "4.00", "MONTHLY", 10, 15, 1, "0.50"),
-    ("MAIL", "MAIL_PREMIUM", "Mail Premium", "8.00", "MONTHLY", 50, 15, 2, "0.40"),
-    ("MAIL", "MAIL_STANDARD_YEARLY", "Mail Standard (yearly)", "40.00", "YEARLY", 10, 15, 1, "5.00"),
-    ("VERTICAL", "VERTICAL_STARTER", "Vertical Starter", "15.00", "MONTHLY", 20, 30, 1, "0.30"),
-    ("VERTICAL", "VERTICAL_PROFESSIONAL", "Vertical Professional", "35.00", "MONTHLY", 100, 30, 2, "0.25"),
-    ("DESK", "DESK_STANDARD", "Desk Standard", "12.00", "MONTHLY", 5, 14, 1, "0.50"),
-    ("DESK", "DESK_PROFESSIONAL", "Desk Professional", "25.00", "MONTHLY", 20, 14, 2, "0.50"),
-    ("CERTIFICATES", "CERT_STANDARD", "Certificate Manager Standard", "120.00", "YEARLY", 0, 0, 1, "0"),
-]
-# (product, code, name, unit price, billing, unit)
-ADD_ONS = [
-    ("MAIL", "MAIL_EXTRA_STORAGE", "Mail extra storage", "2.00", "PREPAID", "10 GB"),
-    ("VERTICAL", "VERTICAL_STORAGE", "Vertical storage", "0.25", "PREPAID", "GB"),
-    ("DESK", "DESK_SMS", "Desk SMS", "0.05", "POSTPAID", "message"),
-    ("DESK", "DESK_VOICE_MINUTES", "Desk voice minutes", "0.02", "POSTPAID", "minute"),
-]
-CURRENCY = "USD"
-
-CATALOG_STEP = "gateway catalog seed"
+CATALOG_STEP = "gateway catalog sync"
 CATALOG_EMPTY = (f"No products are defined yet, so nothing can be ordered: a platform admin must load the "
                  f"catalog (`{CATALOG_STEP}` on the server), then try again.")
-
-
-async def seed_catalog(session: AsyncSession) -> dict[str, int]:
-    """Add the missing products, plans and add-ons of the standard catalog (idempotent); ids by code."""
-    products = {p.code: p for p in (await session.scalars(select(Product))).all()}
-    for code, name in PRODUCTS:
-        if code not in products:
-            products[code] = Product(code=code, name=name)
-            session.add(products[code])
-    await session.flush()
-    plans = {p.code for p in (await session.scalars(select(Plan))).all()}
-    for product, code, name, price, period, storage, trial, rank, gb_price in PLANS:
-        if code not in plans:
-            session.add(Plan(product_id=products[product].id, code=code, name=name, price_per_license=Decimal(price),
-                             currency=CURRENCY, billing_period=period, included_storage_gb=storage, trial_days=trial,
-                             rank=rank, storage_price_per_gb=Decimal(gb_price)))
-    add_ons = {a.code for a in (await session.scalars(select(AddOn))).all()}
-    for product, code, name, price, billing, unit in ADD_ONS:
-        if code not in add_ons:
-            session.add(AddOn(product_id=products[product].id, code=code, name=name, unit_price=Decimal(price),
-                              currency=CURRENCY, billing=billing, unit=unit))
-    await session.flush()
-    return {code: row.id for code, row in products.items()}
-
-
-async def seed_standard_catalog(session: AsyncSession) -> dict[str, int]:
-    """The core's ``gateway_seed_catalog``: ``seed_catalog``, reporting how many rows of each kind it added."""
-    before = await catalog_counts(session)
-    await seed_catalog(session)
-    after = await catalog_counts(session)
-    return {kind: after[kind] - before[kind] for kind in after}
-
-
-async def catalog_counts(session: AsyncSession) -> dict[str, int]:
-    return {kind: await session.scalar(select(func.count()).select_from(table)) or 0
-            for kind, table in (("products", Product), ("plans", Plan), ("add-ons", AddOn))}
 
 
 async def refuse_if_catalog_empty(session: AsyncSession) -> None:
@@ -111,3 +60,153 @@ async def add_ons_by_code(session: AsyncSession, codes: list[str]) -> dict[str, 
         raise DomainError("UNKNOWN_ADD_ON", f"There is no add-on with the code {code!r}; the `products` query lists "
                           "every product's add-ons.", ["addOns", "code"])
     return found
+
+
+# ---------------------------------------------------------------- declared catalogs
+class CatalogConflict(Exception):
+    """Declarations that cannot be synced together (a code declared twice, a malformed answer); names the plugins."""
+
+
+# The columns a declaration sets, per kind of row (the sync compares them to report drift).
+PRODUCT_FIELDS = ("name",)
+PLAN_FIELDS = ("name", "price_per_license", "currency", "billing_period", "included_storage_gb", "trial_days",
+               "rank", "storage_price_per_gb")
+ADD_ON_FIELDS = ("name", "unit_price", "currency", "billing", "unit")
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A declared value that differs from the row in the database (the sync leaves the row alone)."""
+
+    plugin: str
+    kind: str  # product, plan, add-on
+    code: str
+    field: str
+    declared: str
+    database: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code} ({self.plugin}): {self.field} declared {self.declared}, " \
+               f"database {self.database}"
+
+
+@dataclass
+class SyncResult:
+    """Rows added per plugin (``{plugin: {"products": n, "plans": n, "add-ons": n}}``, only kinds with rows) and
+    the drift found."""
+
+    added: dict[str, dict[str, int]] = field(default_factory=dict)
+    drift: list[Drift] = field(default_factory=list)
+
+    def count(self, plugin: str, kind: str) -> None:
+        counts = self.added.setdefault(plugin, {})
+        counts[kind] = counts.get(kind, 0) + 1
+
+
+def declared_catalog(pm: pluggy.PluginManager) -> dict[str, list[ProductSpec]]:
+    """Every enabled plugin's ``gateway_catalog`` answer, by plugin (in plugin order)."""
+    declared: dict[str, list[ProductSpec]] = {}
+    for impl in load_order(pm.hook.gateway_catalog):
+        plugin = owner_of(impl.plugin_name)
+        answer = impl.function()
+        if answer is None:
+            continue
+        if not isinstance(answer, (list, tuple)) or not all(isinstance(p, ProductSpec) for p in answer):
+            raise CatalogConflict(f"plugin {plugin!r} answered gateway_catalog with {answer!r}; expected a list of "
+                                  "schema.catalog.declaration.ProductSpec")
+        declared.setdefault(plugin, []).extend(answer)
+    return declared
+
+
+def check_declarations(declarations: Mapping[str, Sequence[ProductSpec]]) -> None:
+    """Refuse a product, plan or add-on code declared twice: by two plugins (naming both) or by one."""
+    owners: dict[tuple[str, str], str] = {}
+    for plugin, products in declarations.items():
+        for product in products:
+            items = [("product", product.code), *(("plan", plan.code) for plan in product.plans),
+                     *(("add-on", add_on.code) for add_on in product.add_ons)]
+            for kind, code in items:
+                first = owners.get((kind, code))
+                if first is None:
+                    owners[(kind, code)] = plugin
+                elif first == plugin:
+                    raise CatalogConflict(f"plugin {plugin!r} declares the {kind} code {code} twice")
+                else:
+                    raise CatalogConflict(f"the {kind} code {code} is declared by two plugins, {first!r} and "
+                                          f"{plugin!r}: one of them must use another code (or be disabled)")
+
+
+def shown_value(value: object) -> str:
+    """A value as a drift line shows it: amounts without the database's trailing zeros (4.0000 -> 4.00)."""
+    if isinstance(value, Decimal):
+        cents = value.quantize(Decimal("0.01"))
+        return str(cents) if cents == value else str(value.normalize())
+    return str(value)
+
+
+def _drift(result: SyncResult, plugin: str, kind: str, spec: ProductSpec | PlanSpec | AddOnSpec, row: Any,
+           fields: Sequence[str]) -> None:
+    for name in fields:
+        declared, stored = getattr(spec, name), getattr(row, name)
+        if declared != stored:  # Decimal("4.00") == Decimal("4.0000")
+            result.drift.append(Drift(plugin, kind, spec.code, name, shown_value(declared), shown_value(stored)))
+
+
+async def sync_catalog(session: AsyncSession, declarations: Mapping[str, Sequence[ProductSpec]]) -> SyncResult:
+    """Add the declared products, plans and add-ons that are missing; report (never apply) drift on the others.
+
+    ``declarations`` is ``{plugin name: [ProductSpec, ...]}`` (``declared_catalog(pm)``). A code
+    declared twice raises :class:`CatalogConflict` before anything is written. Idempotent: a
+    second run adds nothing and reports the same drift.
+    """
+    check_declarations(declarations)
+    result = SyncResult()
+    products = {row.code: row for row in (await session.scalars(select(Product))).all()}
+    plans = {row.code: row for row in (await session.scalars(select(Plan))).all()}
+    add_ons = {row.code: row for row in (await session.scalars(select(AddOn))).all()}
+    by_id = {row.id: row.code for row in products.values()}
+    for plugin, specs in declarations.items():
+        for spec in specs:
+            row = products.get(spec.code)
+            if row is None:
+                row = products[spec.code] = Product(code=spec.code, name=spec.name)
+                session.add(row)
+                result.count(plugin, "products")
+            else:
+                _drift(result, plugin, "product", spec, row, PRODUCT_FIELDS)
+    await session.flush()
+    for plugin, specs in declarations.items():
+        for spec in specs:
+            product = products[spec.code]
+            for plan in spec.plans:
+                existing = plans.get(plan.code)
+                if existing is None:
+                    session.add(Plan(product_id=product.id, code=plan.code, name=plan.name,
+                                     price_per_license=plan.price_per_license, currency=plan.currency,
+                                     billing_period=plan.billing_period, included_storage_gb=plan.included_storage_gb,
+                                     trial_days=plan.trial_days, rank=plan.rank,
+                                     storage_price_per_gb=plan.storage_price_per_gb))
+                    result.count(plugin, "plans")
+                    continue
+                if existing.product_id != product.id:
+                    result.drift.append(Drift(plugin, "plan", plan.code, "product", spec.code,
+                                              by_id.get(existing.product_id, str(existing.product_id))))
+                _drift(result, plugin, "plan", plan, existing, PLAN_FIELDS)
+            for add_on in spec.add_ons:
+                found = add_ons.get(add_on.code)
+                if found is None:
+                    session.add(AddOn(product_id=product.id, code=add_on.code, name=add_on.name,
+                                      unit_price=add_on.unit_price, currency=add_on.currency, billing=add_on.billing,
+                                      unit=add_on.unit))
+                    result.count(plugin, "add-ons")
+                    continue
+                if found.product_id != product.id:
+                    result.drift.append(Drift(plugin, "add-on", add_on.code, "product", spec.code,
+                                              by_id.get(found.product_id, str(found.product_id))))
+                _drift(result, plugin, "add-on", add_on, found, ADD_ON_FIELDS)
+    await session.flush()
+    return result
+
+
+async def catalog_is_empty(session: AsyncSession) -> bool:
+    return await session.scalar(select(Product.id).limit(1)) is None

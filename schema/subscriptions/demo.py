@@ -1,8 +1,11 @@
 """Demo subscriptions for the demo organizations, across the four products (idempotent).
 
-An organization that already has a subscription is left alone, so seeding twice changes
-nothing. The certificates plugin seeds certificate subscriptions for acme, globex and
-umbrella itself; the core adds CERTIFICATES subscriptions only to some generated organizations.
+The plans come from the catalog the enabled plugins declared (synced before the demo seeders
+run): a subscription to a plan that does not exist (its plugin is disabled) is skipped, and so
+is an add-on that does not exist. An organization that already has a subscription is left
+alone, so seeding twice changes nothing. The certificates plugin seeds certificate
+subscriptions for acme, globex and umbrella itself; the core adds CERTIFICATES subscriptions
+only to some generated organizations.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db import utcnow
 from gateway.demo import DemoData
 from schema.catalog.pricing import add_period
-from schema.catalog.service import seed_catalog
 from schema.common import seeded_organizations
 from schema.models import AddOn, Organization, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
 
@@ -50,7 +52,6 @@ def generated_subscriptions(index: int, domain: str, org_status: str) -> list[tu
 async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | None = None) -> None:
     """Subscriptions (with add-ons and their ADDED change) for every demo organization that has none."""
     now = (now or utcnow()).replace(microsecond=0)
-    await seed_catalog(session)
     plans = {p.code: p for p in (await session.scalars(select(Plan))).all()}
     add_ons = {a.code: a for a in (await session.scalars(select(AddOn))).all()}
     ids = list(seeded_organizations(demo).values())
@@ -66,7 +67,9 @@ async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | No
             continue
         specs = FEATURED.get(domain) or generated_subscriptions(index, domain, organization.status)
         for number, (plan_code, licenses, status, wanted_add_ons) in enumerate(specs):
-            plan = plans[plan_code]
+            plan = plans.get(plan_code)
+            if plan is None:  # its product's plugin is not enabled
+                continue
             start = now - dt.timedelta(days=(index * 3 + number * 5) % 27 + 1)
             trial = status == "TRIAL"
             end = start + dt.timedelta(days=plan.trial_days or 14) if trial else add_period(start, plan.billing_period)
@@ -80,6 +83,8 @@ async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | No
             session.add(subscription)
             await session.flush()
             for code, quantity in wanted_add_ons.items():
+                if code not in add_ons:
+                    continue
                 session.add(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=add_ons[code].id,
                                               quantity=quantity))
             session.add(SubscriptionChange(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from gateway.catalog import run_catalog_seeders
 from gateway.demo import DemoData
 from gateway.plugins import load_order, maybe_await, owner_of
 from plugins.certificates.demo import seed_demo as seed_certificates
@@ -12,9 +13,10 @@ from schema.models import InvoiceLine, Organization, Product, Subscription
 
 
 async def seed_demo(runtime):
-    """The core's seeders, then this plugin's (the order ``gateway demo seed`` promises: the core first)."""
+    """The catalog sync, the core's seeders, then this plugin's (the order ``gateway demo seed`` promises)."""
     demo = DemoData()
     async with runtime.sessions() as session, session.begin():
+        await run_catalog_seeders(runtime.plugin_manager, session)
         for impl in load_order(runtime.plugin_manager.hook.gateway_seed_demo):
             if owner_of(impl.plugin_name) == "core":  # each part of the core, in its order
                 await maybe_await(impl.function(session=session, demo=demo))

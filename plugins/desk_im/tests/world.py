@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
 from gateway.runtime import Runtime
 from plugins.desk_im import service
+from plugins.desk_im.catalog import CATALOG
 from plugins.desk_im.settings import load_desk_im_settings
 from schema import models
-from schema.catalog.service import seed_catalog
+from schema.catalog.declaration import AddOnSpec, ProductSpec
+from schema.catalog.service import sync_catalog
 from schema.testing import World, build_world
 
 SETTINGS = load_desk_im_settings(credit_price="0.05", max_purchase=1000, charged_channels="WHATSAPP")
+# build_world's MAIL product with a PREPAID add-on: usage of a prepaid add-on is refused
+MAIL_STORAGE = ProductSpec(code="MAIL", name="Mail", add_ons=(
+    AddOnSpec(code="MAIL_EXTRA_STORAGE", name="Mail extra storage", unit_price=Decimal("2.00"), billing="PREPAID",
+              unit="10 GB"),))
 CARDS = {"acme": ("RESELLER_CARD", "tok_reseller_visa"), "direct": ("CUSTOMER_CARD", "tok_customer_visa")}
 
 
@@ -34,7 +41,7 @@ async def build_desk_world(runtime: Runtime) -> DeskWorld:
     base = await build_world(runtime)
     world = DeskWorld(**{f.name: getattr(base, f.name) for f in dataclasses.fields(World)}, run=uuid.uuid4().hex[:8])
     async with runtime.sessions() as session, session.begin():
-        await seed_catalog(session)
+        await sync_catalog(session, {"desk_im": [CATALOG], "tests": [MAIL_STORAGE]})
         desk = await session.scalar(select(models.Product).where(models.Product.code == "DESK"))
         plan = await session.scalar(select(models.Plan).where(models.Plan.code == "DESK_STANDARD"))
         mail_sub = await session.get(models.Subscription, world.subscriptions["acme_mail"])
