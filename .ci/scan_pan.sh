@@ -4,7 +4,7 @@
 #      `gateway db scan-pan` (exit 1 and a masked report on any hit);
 #   2. when GATEWAY_TEST_POSTGRES_URL is set (.ci/run sets it), the PostgreSQL database the suite
 #      ran on, scanned the same way (run this after the suite, before the database is dropped).
-# The suite itself scans its test databases at the end of the session (conftest.py).
+# The suite itself scans its test databases at the end of the session (the test kit, schema/pytest_plugin.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/gateway ] || make install >/dev/null

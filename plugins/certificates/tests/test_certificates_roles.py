@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.relay import encode_id
-from gateway.testing import GraphQLResult, run_query
+from gateway.testing import GraphQLResult, RoleClient, run_query
 from plugins.certificates.testing import add_subscription, items
 from schema.models import AuditEvent
 from schema.testing import ROLES
@@ -88,7 +88,7 @@ EFFECTS = {
 
 
 @pytest.mark.parametrize("mutation", list(EXPECTED))
-async def test_mutation_outcome_per_role(runtime, world, client, assert_access_matrix, mutation):
+async def test_mutation_outcome_per_role(runtime, world, client: RoleClient, assert_access_matrix, mutation):
     async def run(role: str, token: str | None) -> GraphQLResult:
         sub_id = await add_subscription(runtime, world.organizations["acme"], {"DV": 1})
         query, variables = _request(mutation, world.org_id("acme"), encode_id("ProductSubscription", sub_id),

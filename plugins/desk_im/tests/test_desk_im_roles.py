@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.testing import GraphQLResult
+from gateway.testing import GraphQLResult, RoleClient
 from plugins.desk_im.tests.world import balance, give_credits, key
 from schema.testing import ROLES
 
@@ -63,7 +63,7 @@ def carries(field: str, expect_object: str) -> Callable[[str, GraphQLResult], No
 
 
 @pytest.mark.parametrize("org", ["acme", "direct"])
-async def test_purchase_im_credits_by_role(runtime, world, client, assert_access_matrix, org):
+async def test_purchase_im_credits_by_role(runtime, world, client: RoleClient, assert_access_matrix, org):
     before: dict[str, int] = {}
 
     async def run(role: str, token: str | None) -> GraphQLResult:
@@ -80,7 +80,7 @@ async def test_purchase_im_credits_by_role(runtime, world, client, assert_access
     await assert_access_matrix(PURCHASE_ON[org], run, ok=bought)
 
 
-async def test_record_im_messages_by_role(runtime, world, client, assert_access_matrix):
+async def test_record_im_messages_by_role(runtime, world, client: RoleClient, assert_access_matrix):
     await give_credits(runtime, world.organizations["acme"], 10 * len(ROLES))
     before: dict[str, int] = {}
 
@@ -97,7 +97,7 @@ async def test_record_im_messages_by_role(runtime, world, client, assert_access_
     await assert_access_matrix(METERING, run, ok=recorded)
 
 
-async def test_record_add_on_usage_by_role(world, client, assert_access_matrix):
+async def test_record_add_on_usage_by_role(world, client: RoleClient, assert_access_matrix):
     async def run(role: str, token: str | None) -> GraphQLResult:
         return await client.query(ADD_ON_USAGE, {"input": {
             "subscriptionId": world.subscription_id("acme_desk"), "addOnCode": "DESK_SMS", "quantity": 20}}, role=role)
@@ -109,7 +109,7 @@ async def test_record_add_on_usage_by_role(world, client, assert_access_matrix):
     await assert_access_matrix(METERING, run, ok=charged)
 
 
-async def test_read_im_credits_by_role(world, client, assert_access_matrix):
+async def test_read_im_credits_by_role(world, client: RoleClient, assert_access_matrix):
     bought = await client.query(PURCHASE, {"input": {
         "organizationId": world.org_id("acme"), "credits": 40, "idempotencyKey": key(world, "r")}},
         role="reseller_admin")

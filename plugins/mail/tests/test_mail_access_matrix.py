@@ -134,7 +134,7 @@ async def test_mutation_outcome_for_every_actor(runtime, mw, gql, mutation):
         user_gid = mw.user_id(org, f"target-{label.replace('_', '-')}")
         variables = {"input": {"organizationId": mw.org_id(org), **build(mw, org, label, user_gid)}}
         before = len(await _audit_events(runtime))
-        result = await gql(document, variables, token=token)
+        result: GraphQLResult = await gql(document, variables, token=token)
         events = (await _audit_events(runtime))[before:]
         outcome: Outcome
         if result.errors:
