@@ -96,13 +96,16 @@ async def build_dataset(runtime: Runtime, customers: int) -> dict[str, str]:
             {"organization_id": pk, "product_id": plans[plan].product_id, "plan_id": plans[plan].id, "status": "ACTIVE",
              "license_count": 5 + pk % 20, "storage_gb": plans[plan].included_storage_gb, "auto_renew": True,
              "current_period_start": now, "current_period_end": now + dt.timedelta(days=30), "created_at": now,
-             "version": 1}
+             "version": 1, "period_price_per_license": plans[plan].price_per_license,
+             "period_storage_price_per_gb": plans[plan].storage_price_per_gb}
             for pk in org_ids for plan, _ in SUBSCRIPTIONS_PER_CUSTOMER])
         subs = (await session.execute(select(models.Subscription.id, models.Subscription.plan_id).where(
             models.Subscription.organization_id.in_(org_ids)))).all()
         add_on_of_plan = {plans[plan].id: add_ons[code].id for plan, code in SUBSCRIPTIONS_PER_CUSTOMER}
+        add_on_prices = {a.id: a.unit_price for a in add_ons.values()}
         await session.execute(insert(models.SubscriptionAddOn), [
-            {"subscription_id": sub_id, "add_on_id": add_on_of_plan[plan_id], "quantity": 2} for sub_id, plan_id in subs])
+            {"subscription_id": sub_id, "add_on_id": add_on_of_plan[plan_id], "quantity": 2,
+             "period_unit_price": add_on_prices[add_on_of_plan[plan_id]]} for sub_id, plan_id in subs])
     return {"token": token, "partner_id": encode_id("Partner", partner.id), "partner_pk": str(partner.id)}
 
 

@@ -6,8 +6,21 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Connection,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from gateway.db import Base, utcnow
 
@@ -141,6 +154,29 @@ class AddOn(Base):
     unit: Mapped[str] = mapped_column(String(40))
 
 
+class CatalogPriceChange(Base):
+    """The history of list prices: one row per changed price of a plan or an add-on, never rewritten."""
+
+    __tablename__ = "catalog_price_changes"
+    __table_args__ = (
+        Index("ix_catalog_price_changes_plan", "plan_id", "id"),
+        Index("ix_catalog_price_changes_add_on", "add_on_id", "id"),
+        CheckConstraint("(plan_id IS NULL) <> (add_on_id IS NULL)", name="plan_or_add_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    add_on_id: Mapped[int | None] = mapped_column(ForeignKey("add_ons.id"))
+    field: Mapped[str] = mapped_column(String(30))  # PRICE_PER_LICENSE STORAGE_PRICE_PER_GB UNIT_PRICE
+    previous_amount: Mapped[Decimal]
+    new_amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    effective_at: Mapped[dt.datetime]
+    changed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (Index("ix_subscriptions_org", "organization_id", "id"),)
@@ -158,6 +194,12 @@ class Subscription(Base):
     trial_ends_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     version: Mapped[int] = mapped_column(default=1)
+    # The unit prices the current period is charged at (locked when the period is charged: a later list
+    # price change applies from the next period). Left unset, an ORM insert takes the plan's list prices.
+    # Nullable in the database only: SQLite cannot make an added column NOT NULL without recreating the
+    # table, and dropping `subscriptions` would cascade into its add-ons, changes and invoice lines.
+    period_price_per_license: Mapped[Decimal | None]
+    period_storage_price_per_gb: Mapped[Decimal | None]
 
 
 class SubscriptionAddOn(Base):
@@ -168,6 +210,8 @@ class SubscriptionAddOn(Base):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
     add_on_id: Mapped[int] = mapped_column(ForeignKey("add_ons.id"))
     quantity: Mapped[int]
+    # The unit price the subscription's current period is charged at (see Subscription.period_price_per_license).
+    period_unit_price: Mapped[Decimal | None]
 
 
 class SubscriptionChange(Base):
@@ -271,3 +315,32 @@ class AuditEvent(Base):
     organization_id: Mapped[int | None]
     action: Mapped[str] = mapped_column(String(100), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# ---------------------------------------------------------------- period prices and price history
+@event.listens_for(Subscription, "before_insert")
+def _lock_subscription_prices(mapper: Mapper[Subscription], connection: Connection, target: Subscription) -> None:
+    """A subscription inserted without its period prices (demo seeds, plugins, tests) starts its first
+    period at the plan's list prices in force now, which is what the catalog charges a period starting now."""
+    if target.period_price_per_license is None or target.period_storage_price_per_gb is None:
+        per_license, per_gb = connection.execute(
+            select(Plan.price_per_license, Plan.storage_price_per_gb).where(Plan.id == target.plan_id)).one()
+        if target.period_price_per_license is None:
+            target.period_price_per_license = per_license
+        if target.period_storage_price_per_gb is None:
+            target.period_storage_price_per_gb = per_gb
+
+
+@event.listens_for(SubscriptionAddOn, "before_insert")
+def _lock_add_on_price(mapper: Mapper[SubscriptionAddOn], connection: Connection, target: SubscriptionAddOn) -> None:
+    """As ``_lock_subscription_prices``: an add-on inserted without its period price takes its list price."""
+    if target.period_unit_price is None:
+        target.period_unit_price = connection.execute(
+            select(AddOn.unit_price).where(AddOn.id == target.add_on_id)).scalar_one()
+
+
+@event.listens_for(CatalogPriceChange, "before_update")
+@event.listens_for(CatalogPriceChange, "before_delete")
+def _price_history_is_append_only(mapper: Mapper[CatalogPriceChange], connection: Connection,
+                                  target: CatalogPriceChange) -> None:
+    raise RuntimeError("the price history is append-only: a price change is recorded, never rewritten or deleted")

@@ -193,7 +193,7 @@ async def test_plan_down_and_fewer_licenses_add_prorated_credits(runtime):
     sub = world.subscriptions["direct_mail"]
     async with runtime.sessions() as session, session.begin():  # start on Premium with 10 licenses
         await session.execute(update(models.Subscription).where(models.Subscription.id == sub)
-                              .values(plan_id=world.plans["MAIL_PREMIUM"]))
+                              .values(plan_id=world.plans["MAIL_PREMIUM"], period_price_per_license=Decimal("8.00")))
     await act(runtime, world, "direct_super_admin", "subscription.change", "direct",
               lambda ctx, d: service.change_subscription(ctx, d, sub, plan_code="MAIL_STANDARD", license_count=5,
                                                          now=dt.datetime(2026, 4, 16, tzinfo=UTC)))

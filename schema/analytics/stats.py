@@ -3,6 +3,9 @@
 Monthly recurring revenue (MRR) of a subscription, in its plan's currency:
   price per license × licenses, plus unit price × quantity of each PREPAID add-on
   (POSTPAID add-ons are usage, not recurring); a YEARLY plan's amounts are divided by 12.
+  The prices are the ones the current period is charged at (``Subscription.period_price_per_license``,
+  ``SubscriptionAddOn.period_unit_price``): what customers pay now. A list price change moves MRR
+  when periods renew at the new price or a subscription changes, not on the day of the change.
 Amounts are summed in ten-thousandths of a unit as integers inside the database (exact on
 SQLite too), and only the group totals are divided by 12 and rounded to the cent (half up).
 Each row has one currency: an add-on priced in another currency than its plan lands in the
@@ -92,7 +95,7 @@ DIMENSIONS = {
 }
 
 
-def _units(amount: InstrumentedAttribute[Decimal]) -> Cast[int]:
+def _units(amount: InstrumentedAttribute[Decimal | None]) -> Cast[int]:
     return cast(func.round(amount * UNITS), BigInteger)
 
 
@@ -103,7 +106,7 @@ def revenue_lines() -> Subquery:
             SubscriptionRow.id.label("subscription_id"),
             PlanRow.currency.label("currency"),
             SubscriptionRow.license_count.label("licenses"),
-            (_units(PlanRow.price_per_license) * SubscriptionRow.license_count).label("amount"),
+            (_units(SubscriptionRow.period_price_per_license) * SubscriptionRow.license_count).label("amount"),
             PlanRow.billing_period.label("period"),
         )
         .join(PlanRow, PlanRow.id == SubscriptionRow.plan_id)
@@ -113,7 +116,7 @@ def revenue_lines() -> Subquery:
             SubscriptionAddOnRow.subscription_id,
             AddOnRow.currency,
             cast(literal(0), Integer),
-            _units(AddOnRow.unit_price) * SubscriptionAddOnRow.quantity,
+            _units(SubscriptionAddOnRow.period_unit_price) * SubscriptionAddOnRow.quantity,
             PlanRow.billing_period,
         )
         .join(AddOnRow, AddOnRow.id == SubscriptionAddOnRow.add_on_id)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db import utcnow
 from gateway.demo import DemoData
 from schema.billing.proration import prorate
-from schema.catalog.pricing import period_charges
+from schema.catalog.pricing import PeriodPrices, period_charges
 from schema.common import seeded_organizations
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod, Plan, Subscription
 
@@ -61,14 +61,15 @@ async def seed_demo(session: AsyncSession, demo: DemoData, now: dt.datetime | No
         owner_tag = "RESELLER_CARD" if organization.partner_id is not None and index % 2 == 0 else "CUSTOMER_CARD"
         for number, subscription in enumerate(by_org.get(organization_id, [])):
             plan = plans[subscription.plan_id]
-            amount = sum((c.amount for c in period_charges(plan, subscription.license_count, subscription.storage_gb, [])),
-                         Decimal("0"))
+            charges = period_charges(plan, PeriodPrices.locked(subscription), subscription.license_count,
+                                     subscription.storage_gb, [])
+            amount = sum((c.amount for c in charges), Decimal("0"))
             session.add(Payment(organization_id=organization_id, amount=amount, currency=plan.currency,
                                 card_owner=owner_tag, description=f"{plan.name}: {subscription.license_count} licenses",
                                 processor_reference=f"demo_ch_{subscription.id}",
                                 created_at=subscription.current_period_start))
             if number == 0 and index % 3 == 0:  # a mid-period change: 5 more licenses, and a storage credit
-                increase = prorate(plan.price_per_license * 5, subscription.current_period_start,
+                increase = prorate(PeriodPrices.locked(subscription).per_license * 5, subscription.current_period_start,
                                    subscription.current_period_end, now)
                 session.add(InvoiceLine(
                     organization_id=organization_id, subscription_id=subscription.id, amount=increase,

@@ -3,6 +3,10 @@
 Totals and currencies: lines are never converted. ``totals`` has one sum per currency;
 ``total`` is the sum in the invoice currency, the currency most lines are in (ties broken
 alphabetically; USD when there are no lines). With the standard catalog every line is USD.
+
+Prices: the recurring lines are the next period's, charged at the list prices in force when it
+starts: today's list prices (a price change applies from the next period on). The current
+period's locked prices only matter to pro-rations, already pending as invoice lines.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from gateway.context import Context
 from gateway.db import utcnow
 from gateway.plugins import call_hook
 from schema.billing.hookspecs import ComputedInvoiceLine
-from schema.catalog.pricing import add_period, period_charges
+from schema.catalog.pricing import PeriodPrices, add_period, period_charges
 from schema.common import round_money
 from schema.models import AddOn, InvoiceLine, Plan, Subscription, SubscriptionAddOn
 
@@ -103,8 +107,9 @@ async def upcoming_invoices(ctx: Context, organization_ids: list[int], now: dt.d
         org = subscription.organization_id
         period_end[org] = min(period_end.get(org, end), end)
         next_end = add_period(end, plan.billing_period)
-        for charge in period_charges(plan, subscription.license_count, subscription.storage_gb,
-                                     add_ons.get(subscription.id, [])):
+        its_add_ons = add_ons.get(subscription.id, [])
+        next_prices = PeriodPrices.list_prices(plan, (add_on for add_on, _ in its_add_ons))
+        for charge in period_charges(plan, next_prices, subscription.license_count, subscription.storage_gb, its_add_ons):
             lines[org].append(PreviewLine(
                 f"{charge.description}, {end:%Y-%m-%d} to {next_end:%Y-%m-%d}", charge.amount, charge.currency,
                 False, subscription.id))

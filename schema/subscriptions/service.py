@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from gateway.events import emit
 from gateway.policy import Decision
 from schema.access import DELEGATED_ADMIN, MAPPED_ADMIN, ORG_SUPER_ADMIN, audit, organization_access
 from schema.billing.service import charge_organization
-from schema.catalog.pricing import Charge, add_period, period_charges
+from schema.catalog.pricing import Charge, PeriodPrices, add_period, period_charges
 from schema.catalog.service import add_ons_by_code, plan_by_code
 from schema.models import AddOn, Organization, Partner, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
 from schema.subscriptions.events import subscription_event
@@ -128,12 +129,21 @@ async def _resolve_add_ons(session: AsyncSession, product_id: int, requests: lis
     return result
 
 
-async def current_add_ons(session: AsyncSession, subscription_id: int) -> dict[int, tuple[AddOn, int]]:
+async def subscription_add_ons(session: AsyncSession, subscription_id: int) -> dict[int, tuple[SubscriptionAddOn, AddOn]]:
+    """The subscription's add-on rows (quantity, period price) with their catalog add-on, by add-on pk."""
     rows = (await session.execute(
-        select(AddOn, SubscriptionAddOn.quantity).join(SubscriptionAddOn, SubscriptionAddOn.add_on_id == AddOn.id)
-        .where(SubscriptionAddOn.subscription_id == subscription_id)
+        select(SubscriptionAddOn, AddOn).join(AddOn, SubscriptionAddOn.add_on_id == AddOn.id)
+        .where(SubscriptionAddOn.subscription_id == subscription_id).order_by(SubscriptionAddOn.id)
     )).all()
-    return {add_on.id: (add_on, quantity) for add_on, quantity in rows}
+    return {add_on.id: (row, add_on) for row, add_on in rows}
+
+
+def lock_period_prices(subscription: Subscription, prices: PeriodPrices, add_ons: Iterable[SubscriptionAddOn]) -> None:
+    """Record ``prices`` as what the subscription's current period is charged at (its add-on rows too)."""
+    subscription.period_price_per_license = prices.per_license
+    subscription.period_storage_price_per_gb = prices.storage_per_gb
+    for row in add_ons:
+        row.period_unit_price = prices.add_ons[row.add_on_id]
 
 
 def _total(charges: list[Charge]) -> tuple[Decimal, str]:
@@ -175,6 +185,7 @@ async def add_subscription(
     storage = _storage_for(plan, storage_gb)
     chosen = await _resolve_add_ons(session, plan.product_id, add_ons or [], allow_zero=False)
     start = _now(now)
+    prices = PeriodPrices.list_prices(plan, (add_on for add_on, _ in chosen.values()))  # the first period starts now
     if trial:
         if plan.trial_days <= 0:
             raise DomainError("TRIAL_NOT_AVAILABLE", f"{plan.name} has no trial; add it as a paid subscription.", "trial")
@@ -185,15 +196,17 @@ async def add_subscription(
         organization_id=organization_id, product_id=plan.product_id, plan_id=plan.id,
         status="TRIAL" if trial else "ACTIVE", license_count=license_count, storage_gb=storage, auto_renew=auto_renew,
         current_period_start=start, current_period_end=end, trial_ends_at=end if trial else None, created_at=start,
+        period_price_per_license=prices.per_license, period_storage_price_per_gb=prices.storage_per_gb,
     )
     session.add(subscription)
     await session.flush()
     for add_on, quantity in chosen.values():
-        session.add(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=add_on.id, quantity=quantity))
+        session.add(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=add_on.id, quantity=quantity,
+                                      period_unit_price=prices.add_ons[add_on.id]))
     details: dict[str, Any] = {"trial": trial, "storageGb": storage,
                                "addOns": {a.code: q for a, q in chosen.values()}}
     if not trial:
-        amount, currency = _total(period_charges(plan, license_count, storage, chosen.values()))
+        amount, currency = _total(period_charges(plan, prices, license_count, storage, chosen.values()))
         payment = await charge_organization(ctx, organization_id, amount, currency,
                                             f"{plan.name}: first period ({license_count} licenses)")
         details["paymentId"] = payment.id
@@ -212,7 +225,7 @@ async def subscription_organization(session: AsyncSession, subscription_id: int)
 
 async def purchase_subscription(ctx: Context, decision: Decision, subscription_id: int, *,
                                 now: dt.datetime | None = None) -> Subscription:
-    """Trial to paid: charges the first paid period, which starts now."""
+    """Trial to paid: charges the first paid period, which starts now, at the list prices in force now."""
     subscription = await load_subscription_for_update(ctx.session, subscription_id)
     await ensure_subscription_authority(ctx, decision, subscription.organization_id)
     if subscription.status == "ACTIVE":
@@ -222,14 +235,17 @@ async def purchase_subscription(ctx: Context, decision: Decision, subscription_i
                           f"{subscription.status.lower()}.")
     plan = await ctx.session.get(Plan, subscription.plan_id)
     assert plan is not None
-    chosen = await current_add_ons(ctx.session, subscription.id)
-    amount, currency = _total(period_charges(plan, subscription.license_count, subscription.storage_gb, chosen.values()))
+    rows = await subscription_add_ons(ctx.session, subscription.id)
+    prices = PeriodPrices.list_prices(plan, (add_on for _, add_on in rows.values()))
+    amount, currency = _total(period_charges(plan, prices, subscription.license_count, subscription.storage_gb,
+                                             ((add_on, row.quantity) for row, add_on in rows.values())))
     payment = await charge_organization(ctx, subscription.organization_id, amount, currency,
                                         f"{plan.name}: first period ({subscription.license_count} licenses)")
     start = _now(now)
     subscription.status = "ACTIVE"
     subscription.current_period_start = start
     subscription.current_period_end = add_period(start, plan.billing_period)
+    lock_period_prices(subscription, prices, (row for row, _ in rows.values()))
     subscription.version += 1
     await _record(ctx, decision, subscription, "PURCHASED", "subscription.purchase", at=start,
                   details={"paymentId": payment.id, "charged": str(amount)})
@@ -248,6 +264,12 @@ async def change_subscription(
     (``schema.billing.proration.prorate``). Switching to a plan with another billing period
     credits the rest of the old period and starts a new period now, billed on the next invoice.
     A trial changes for free.
+
+    Prices: the old components are credited at the prices the current period was charged at
+    (``PeriodPrices.locked``), whatever the list prices are now. For the rest of the period a
+    component keeps its locked price, except a new plan (its list price in force now) and an add-on
+    added now (its list price); a switch of billing period starts a new period at the list prices.
+    The prices charged become the period's locked prices.
     """
     session = ctx.session
     subscription = await load_subscription_for_update(session, subscription_id)
@@ -267,7 +289,8 @@ async def change_subscription(
     new_licenses = subscription.license_count if license_count is None else license_count
     _check_licenses(new_licenses)
     new_storage = _storage_for(new_plan, storage_gb, subscription.storage_gb)
-    old_add_ons = await current_add_ons(session, subscription.id)
+    rows = await subscription_add_ons(session, subscription.id)
+    old_add_ons = {pk: (add_on, row.quantity) for pk, (row, add_on) in rows.items()}
     requested = await _resolve_add_ons(session, subscription.product_id, add_ons or [], allow_zero=True)
     new_add_ons = {**old_add_ons, **requested}
     new_add_ons = {pk: pair for pk, pair in new_add_ons.items() if pair[1] > 0}
@@ -277,10 +300,16 @@ async def change_subscription(
         raise DomainError("NOTHING_TO_CHANGE", "The subscription already has these settings.")
 
     at = _now(now)
+    locked = PeriodPrices.locked(subscription, (row for row, _ in rows.values()))
+    added = [add_on for add_on, _ in new_add_ons.values()]
+    if new_plan.billing_period != old_plan.billing_period:
+        new_prices = PeriodPrices.list_prices(new_plan, added)  # a new period starts now
+    else:
+        new_prices = (locked.with_plan(new_plan) if new_plan.id != old_plan.id else locked).with_add_ons(added)
     lines: list[dict[str, Any]] = []
     if subscription.status == "ACTIVE":
-        old = period_charges(old_plan, subscription.license_count, subscription.storage_gb, old_add_ons.values())
-        new = period_charges(new_plan, new_licenses, new_storage, new_add_ons.values())
+        old = period_charges(old_plan, locked, subscription.license_count, subscription.storage_gb, old_add_ons.values())
+        new = period_charges(new_plan, new_prices, new_licenses, new_storage, new_add_ons.values())
         if new_plan.billing_period != old_plan.billing_period:
             lines = await switch_period_lines(session, subscription, old, new, new_plan, at)
         else:
@@ -290,15 +319,19 @@ async def change_subscription(
     subscription.license_count = new_licenses
     subscription.storage_gb = new_storage
     subscription.version += 1
+    kept = []
+    for pk, (row, _add_on) in rows.items():
+        quantity = requested[pk][1] if pk in requested else row.quantity
+        if quantity == 0:
+            await session.delete(row)
+        else:
+            row.quantity = quantity
+            kept.append(row)
     for pk, (_add_on, quantity) in requested.items():
-        existing = await session.scalar(select(SubscriptionAddOn).where(
-            SubscriptionAddOn.subscription_id == subscription.id, SubscriptionAddOn.add_on_id == pk))
-        if quantity == 0 and existing is not None:
-            await session.delete(existing)
-        elif existing is not None:
-            existing.quantity = quantity
-        elif quantity > 0:
-            session.add(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=pk, quantity=quantity))
+        if pk not in rows and quantity > 0:
+            kept.append(SubscriptionAddOn(subscription_id=subscription.id, add_on_id=pk, quantity=quantity))
+            session.add(kept[-1])
+    lock_period_prices(subscription, new_prices, kept)
     details = {
         "storageGb": {"from": from_storage, "to": new_storage},
         "addOns": {"from": {a.code: q for a, q in old_add_ons.values()}, "to": {a.code: q for a, q in new_add_ons.values()}},
