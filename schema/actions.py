@@ -55,6 +55,8 @@ CORE_ACTIONS = [
     _read("partner.read_deals", "read this partner's large deals",
           frozenset({MEMBER_ADMIN, MEMBER_ANALYST, PARENT_ADMIN, PARENT_ANALYST, PLATFORM_ADMIN, PLATFORM_ANALYST})),
     _read("audit.read_all", "read the platform-wide audit log", frozenset({PLATFORM_ADMIN, PLATFORM_ANALYST})),
+    _read("catalog.read_price_change_details", "see who changed a list price and why",
+          frozenset({PLATFORM_ADMIN, PLATFORM_ANALYST})),
     # ------------------------------------------------------------ people
     Action("partner.add_member", "add a member to this partner", frozenset({MEMBER_ADMIN, PARENT_ADMIN, PLATFORM_ADMIN})),
     Action("partner.remove_member", "remove a member from this partner",
@@ -67,6 +69,8 @@ CORE_ACTIONS = [
            ORG_ADMINS | {PLATFORM_ADMIN}, restricted=frozenset({DELEGATED_ADMIN}), restricted_code=PARTNER_ADMIN_RESTRICTED,
            restricted_message="A partner admin can add organization members with the role MEMBER only; "
                               "only the organization's super admin or admins can give a user an admin role."),
+    # ------------------------------------------------------------ catalog
+    Action("catalog.change_price", "change the list prices of the catalog", frozenset({PLATFORM_ADMIN})),
     # ------------------------------------------------------------ partners
     Action("partner.create", "create a partner", frozenset({PLATFORM_ADMIN})),
     Action("partner.create_reseller", "create a reseller under this partner", frozenset({MEMBER_ADMIN, PLATFORM_ADMIN})),

@@ -18,6 +18,7 @@ from gateway.catalog import CatalogReport
 from gateway.context import Context
 from gateway.hookspecs import hookimpl
 from schema.catalog import hookspecs
+from schema.catalog.mutations import CatalogMutations
 from schema.catalog.queries import CatalogQueries
 from schema.catalog.service import catalog_is_empty, declared_catalog, sync_catalog
 from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
@@ -47,7 +48,7 @@ def gateway_types() -> list[type]:
 
 @hookimpl
 def gateway_type_extensions() -> list[type]:
-    return [CatalogQueries]
+    return [CatalogQueries, CatalogMutations]
 
 
 @hookimpl

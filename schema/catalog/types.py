@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+from decimal import Decimal
 from typing import TypeVar
 
 import strawberry
@@ -10,10 +12,14 @@ from sqlalchemy import select
 
 from gateway.batch import batch_field
 from gateway.context import Context
+from gateway.errors import GatewayError
 from gateway.relay import Node, encode_id
 from gateway.request_cache import ByPrimaryKey, Slot
+from schema.access import authorize_platform
 from schema.common import Money, required
+from schema.identity.types import User, users_by_pk
 from schema.models import AddOn as AddOnRow
+from schema.models import CatalogPriceChange as PriceChangeRow
 from schema.models import Plan as PlanRow
 from schema.models import Product as ProductRow
 
@@ -28,6 +34,75 @@ class BillingPeriod(enum.Enum):
 class AddOnBilling(enum.Enum):
     PREPAID = "PREPAID"
     POSTPAID = "POSTPAID"
+
+
+READ_PRICE_CHANGE_DETAILS = "catalog.read_price_change_details"
+
+
+def price(amount: Decimal, currency: str) -> Money:
+    """A list price: to the cent like every amount ("4.00"), or with its 4 decimals when it has them ("0.0025")."""
+    cents = Money.of(amount, currency)
+    return cents if cents.amount == amount else Money(amount=amount.normalize(), currency=currency)
+
+
+@strawberry.enum(description="Which list price a price change is about.")
+class PriceField(enum.Enum):
+    PRICE_PER_LICENSE = "PRICE_PER_LICENSE"
+    STORAGE_PRICE_PER_GB = "STORAGE_PRICE_PER_GB"
+    UNIT_PRICE = "UNIT_PRICE"
+
+
+def _details_refusal(ctx: Context) -> Exception | None:
+    """Who changed a price and why is for platform staff; None when the viewer may see it."""
+    try:
+        authorize_platform(ctx, READ_PRICE_CHANGE_DETAILS)
+    except GatewayError:
+        return ctx.refusal(READ_PRICE_CHANGE_DETAILS)
+    return None
+
+
+@strawberry.type(description="One change of a list price, visible to every signed-in viewer. It applies to billing "
+                             "periods that start from effectiveAt on; a period already charged keeps its price.")
+class PriceChange:
+    field: PriceField
+    previous_amount: Money
+    new_amount: Money
+    effective_at: dt.datetime
+    pk: strawberry.Private[int]
+    reason_text: strawberry.Private[str]
+    changed_by_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: PriceChangeRow) -> PriceChange:
+        return cls(field=PriceField(row.field), previous_amount=price(row.previous_amount, row.currency),
+                   new_amount=price(row.new_amount, row.currency), effective_at=row.effective_at, pk=row.id,
+                   reason_text=row.reason, changed_by_pk=row.changed_by_user_id)
+
+    @strawberry.field(description="Why the price changed. Platform staff only: null with a FORBIDDEN error for others.")
+    def reason(self, info: strawberry.Info[Context, None]) -> str | None:
+        refused = _details_refusal(info.context)
+        if refused is not None:
+            raise refused
+        return self.reason_text
+
+    @batch_field(description="Who changed the price. Platform staff only: null with a FORBIDDEN error for others.")
+    @staticmethod
+    async def changed_by(parents: list[PriceChange], ctx: Context) -> list[User | None | Exception]:
+        if _details_refusal(ctx) is not None:
+            return [ctx.refusal(READ_PRICE_CHANGE_DETAILS) for _ in parents]
+        return list(await users_by_pk(ctx, [p.changed_by_pk for p in parents]))
+
+
+async def _price_history(ctx: Context, column: str, pks: list[int]) -> dict[int, list[PriceChange]]:
+    """The price changes of these plans (or add-ons), newest first, in one statement."""
+    ctx.require_user()
+    owner = getattr(PriceChangeRow, column)
+    rows = (await ctx.session.scalars(select(PriceChangeRow).where(owner.in_(list(dict.fromkeys(pks))))
+                                      .order_by(PriceChangeRow.id.desc()))).all() if pks else []
+    found: dict[int, list[PriceChange]] = {}
+    for row in rows:
+        found.setdefault(getattr(row, column), []).append(PriceChange.from_row(row))
+    return found
 
 
 @strawberry.type(description="A product line: Mail, Vertical Solutions, Desk, Certificate Manager.")
@@ -72,9 +147,9 @@ class Plan(Node):
     def from_row(cls, row: PlanRow) -> Plan:
         return cls(
             id=strawberry.ID(encode_id("Plan", row.id)), code=row.code, name=row.name,
-            price_per_license=Money.of(row.price_per_license, row.currency),
+            price_per_license=price(row.price_per_license, row.currency),
             billing_period=BillingPeriod(row.billing_period), included_storage_gb=row.included_storage_gb,
-            trial_days=row.trial_days, storage_price_per_gb=Money.of(row.storage_price_per_gb, row.currency),
+            trial_days=row.trial_days, storage_price_per_gb=price(row.storage_price_per_gb, row.currency),
             pk=row.id, product_pk=row.product_id, rank=row.rank,
         )
 
@@ -82,6 +157,12 @@ class Plan(Node):
     @staticmethod
     async def product(parents: list[Plan], ctx: Context) -> list[Product | Exception]:
         return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
+
+    @batch_field(description="The changes of this plan's list prices, newest first.")
+    @staticmethod
+    async def price_history(parents: list[Plan], ctx: Context) -> list[list[PriceChange]]:
+        found = await _price_history(ctx, "plan_id", [p.pk for p in parents])
+        return [found.get(p.pk, []) for p in parents]
 
 
 @strawberry.type(description="An add-on of a product, prepaid per period or postpaid by usage.")
@@ -99,7 +180,7 @@ class AddOn(Node):
     def from_row(cls, row: AddOnRow) -> AddOn:
         return cls(
             id=strawberry.ID(encode_id("AddOn", row.id)), code=row.code, name=row.name,
-            unit_price=Money.of(row.unit_price, row.currency), billing=AddOnBilling(row.billing), unit=row.unit,
+            unit_price=price(row.unit_price, row.currency), billing=AddOnBilling(row.billing), unit=row.unit,
             pk=row.id, product_pk=row.product_id,
         )
 
@@ -107,6 +188,12 @@ class AddOn(Node):
     @staticmethod
     async def product(parents: list[AddOn], ctx: Context) -> list[Product | Exception]:
         return required(await products_by_pk(ctx, [p.product_pk for p in parents]), "Product")
+
+    @batch_field(description="The changes of this add-on's list price, newest first.")
+    @staticmethod
+    async def price_history(parents: list[AddOn], ctx: Context) -> list[list[PriceChange]]:
+        found = await _price_history(ctx, "add_on_id", [p.pk for p in parents])
+        return [found.get(p.pk, []) for p in parents]
 
 
 # each product's plans and add-ons rows, for the length of a request
