@@ -16,7 +16,7 @@ import keyword
 import re
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,8 @@ NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 # PostgreSQL cuts names at 63 characters: fk_<name>_accounts_organization_id_organizations must fit
 MAX_NAME_LENGTH = 20
 SKIPPED = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+# the catalog codes the template declares (its catalog.py), as the plugin's name makes them
+CATALOG_CODES = ("MY_PRODUCT", "MY_PRODUCT_STANDARD", "MY_PRODUCT_EXTRA_GB")
 
 
 class ScaffoldError(Exception):
@@ -65,9 +67,15 @@ class Names:
         return [("MY_PRODUCT", self.upper), ("MyProduct", self.pascal), ("myProduct", self.camel),
                 ("my_product", self.snake), ("My product", self.title), ("my-product", self.dist)]
 
+    def catalog_codes(self) -> list[str]:
+        return [code.replace("MY_PRODUCT", self.upper) for code in CATALOG_CODES]
 
-def check_name(name: str, installed: Iterable[str]) -> Names:
-    """The names of plugin ``name``, or a ScaffoldError saying what is wrong with it."""
+
+def check_name(name: str, installed: Iterable[str], declared: Mapping[str, str] | None = None) -> Names:
+    """The names of plugin ``name``, or a ScaffoldError saying what is wrong with it.
+
+    ``declared``: the catalog codes installed plugins declare, ``{code: plugin}``; the new
+    plugin's product, plan and add-on codes must not be among them."""
     if not NAME.fullmatch(name):
         raise ScaffoldError(f"plugin name {name!r}: use lowercase letters, digits and single underscores, starting "
                             "with a letter (a Python identifier such as backup or cloud_backup)")
@@ -82,7 +90,12 @@ def check_name(name: str, installed: Iterable[str]) -> Names:
     if name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None:
         raise ScaffoldError(f"a module named {name!r} can be imported already; a package of that name would "
                             "shadow it or be shadowed by it: choose another name")
-    return Names(name)
+    names = Names(name)
+    for code in names.catalog_codes():
+        if declared and code in declared:
+            raise ScaffoldError(f"the catalog code {code} (of plugin {name!r}) is declared by the installed plugin "
+                                f"{declared[code]!r} already: choose another name")
+    return names
 
 
 def installed_plugins() -> list[str]:
@@ -90,6 +103,25 @@ def installed_plugins() -> list[str]:
     from gateway.plugins import available_plugins
 
     return list(available_plugins())
+
+
+def declared_codes() -> dict[str, str]:
+    """The catalog codes (products, plans, add-ons) every installed plugin declares, ``{code: plugin}``.
+
+    A plugin that cannot be loaded is left out (``gateway catalog sync`` would still name a clash)."""
+    from gateway.plugins import create_plugin_manager
+    from schema.catalog.service import declared_catalog
+
+    try:
+        declarations = declared_catalog(create_plugin_manager())
+    except Exception:
+        return {}
+    found: dict[str, str] = {}
+    for plugin, products in declarations.items():
+        for product in products:
+            for code in (product.code, *(plan.code for plan in product.plans), *(a.code for a in product.add_ons)):
+                found.setdefault(code, plugin)
+    return found
 
 
 def core_head() -> str:
@@ -134,10 +166,12 @@ def render(names: Names, *, revision: str, head: str, created: dt.datetime) -> d
             for relative in template_files()}
 
 
-def create_plugin(name: str, parent: Path, *, installed: Iterable[str] | None = None, head: str | None = None,
+def create_plugin(name: str, parent: Path, *, installed: Iterable[str] | None = None,
+                  declared: Mapping[str, str] | None = None, head: str | None = None,
                   revision: str | None = None) -> Path:
     """Write the plugin ``name`` into ``parent/name`` (which must not exist); its folder."""
-    names = check_name(name, installed_plugins() if installed is None else installed)
+    names = check_name(name, installed_plugins() if installed is None else installed,
+                       declared_codes() if declared is None else declared)
     target = parent / name
     if target.exists():
         raise ScaffoldError(f"{target} exists already: remove it or choose another --path")

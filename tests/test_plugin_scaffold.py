@@ -83,6 +83,7 @@ def test_the_scaffold_follows_the_layout_and_replaces_every_placeholder() -> Non
                        if re.search(r"my_product|MyProduct|myProduct|MY_PRODUCT|My product|__[A-Z_]+__", text))
     assert leftovers == []
     assert 'cloud_backup = "cloud_backup.plugin"' in files["pyproject.toml"]
+    assert all(f'"{code}"' in files["cloud_backup/catalog.py"] for code in Names("cloud_backup").catalog_codes())
     assert "cloudBackupAccount" in files["cloud_backup/tests/test_cloud_backup_graphql.py"]
     migration = next(text for path, text in files.items() if path.startswith("cloud_backup/migrations/"))
     assert "depends_on: str | Sequence[str] | None = 'cb499db9bb03'" in migration
@@ -100,10 +101,16 @@ def test_a_name_that_cannot_be_a_plugin_is_refused_with_the_reason(name: str, re
         check_name(name, installed=["core", "mail"])
 
 
+def test_a_name_whose_catalog_codes_another_plugin_declares_is_refused() -> None:
+    with pytest.raises(ScaffoldError, match="DESK_SMS .* declared by the installed plugin 'desk_im'"):
+        check_name("desk_sms", installed=["core", "desk_im"], declared={"DESK": "desk_im", "DESK_SMS": "desk_im"})
+    assert check_name("backup", installed=["core"], declared={"DESK": "desk_im"}).upper == "BACKUP"
+
+
 def test_an_existing_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "backup").mkdir()
     with pytest.raises(ScaffoldError, match="exists already"):
-        create_plugin("backup", tmp_path, installed=[], head="cb499db9bb03")
+        create_plugin("backup", tmp_path, installed=[], declared={}, head="cb499db9bb03")
     assert list((tmp_path / "backup").iterdir()) == []
 
 
