@@ -102,6 +102,16 @@ async def test_access_matrix_sql_count_and_hooks(assert_access_matrix, client, c
     assert hook_recorder.called("gateway_viewer_memberships")
 '''
 
+# Not collected by default (no test_ prefix): run by name, it leaves a card number past the write guard.
+LEAVE_CARD_DATA = """\
+async def test_a_raw_driver_leaves_a_card_number(runtime):
+    async with runtime.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute("create table kit_probe_notes (id integer primary key, note text)")
+        await driver.execute("insert into kit_probe_notes (note) values ('card 4111 1111 1111 1111')")
+        await driver.commit()
+"""
+
 EXPECTED_TESTS = 4
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,6 +124,7 @@ def _write_package(root: Path) -> Path:
         "kit_probe/plugin.py": PLUGIN,
         "tests/conftest.py": CONFTEST,
         "tests/test_kit_probe.py": TESTS.replace("@REPOSITORY@", str(ROOT)),
+        "tests/leave_card_data.py": LEAVE_CARD_DATA,
     }.items():
         path = package / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +158,16 @@ def test_a_plugin_outside_the_repository_runs_its_tests_with_the_kit(tmp_path: P
         assert run.returncode == 0, (options, run.stdout[-4000:] + run.stderr[-2000:])
         # one test is not parametrized by backend
         assert _counts(summary) == {"passed": 1 + (EXPECTED_TESTS - 1) * backends}, (options, summary)
+
+    # the session ends with the card-data scan of its databases: a card number left behind fails the run, masked
+    sqlite_only = {key: value for key, value in env.items() if key != "GATEWAY_TEST_POSTGRES_URL"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/leave_card_data.py"],
+                         cwd=package, env=sqlite_only, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout[-4000:] + run.stderr[-2000:]
+    assert _counts(run.stdout.strip().splitlines()[-1]) == {"passed": 1, "error": 1}, run.stdout[-4000:]
+    assert "card data found in the test databases" in run.stdout
+    assert "kit_probe_notes.note" in run.stdout and "411111******1111" in run.stdout
+    assert "4111 1111 1111 1111" not in run.stdout
 
 
 def test_pytest_starts_without_a_database_and_without_loading_the_host(tmp_path: Path) -> None:
