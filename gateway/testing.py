@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -39,6 +41,36 @@ def test_database_url(backend: str) -> str:
     if backend == "sqlite":
         return "sqlite+aiosqlite://"
     return load_settings(database_url=os.environ[POSTGRES_ENV]).database_url
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, folder: Path, name: str = "fresh") -> AsyncIterator[tuple[AsyncEngine, str]]:
+    """An empty database for migration tests: (engine, url to give ``gateway db upgrade``).
+
+    SQLite: the file ``folder/<name>.db``. PostgreSQL: a schema of its own (``<name>_<random>``) in the
+    test database, the engine's search path set to it, dropped with everything in it afterwards.
+    """
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder}/{name}.db"
+        engine = create_engine(url)
+        try:
+            yield engine, url
+        finally:
+            await engine.dispose()
+        return
+    url = test_database_url(backend)
+    schema = f"{name}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield engine, url
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
 
 
 def make_test_engine(backend: str) -> AsyncEngine:

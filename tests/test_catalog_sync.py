@@ -8,20 +8,17 @@ out, and a malformed declaration fails where it is made, naming the code.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select, update
 
 from gateway.auth import get_or_create_user, issue_token
 from gateway.catalog import run_catalog_seeders, sync_if_empty
-from gateway.db import create_engine, utcnow
+from gateway.db import utcnow
 from gateway.demo import seed_demo
 from gateway.hookspecs import hookimpl
 from gateway.migrations import upgrade_heads
@@ -29,8 +26,7 @@ from gateway.plugins import create_plugin_manager
 from gateway.relay import encode_id
 from gateway.runtime import Runtime
 from gateway.settings import load_settings
-from gateway.testing import run_query, shared_runtime
-from gateway.testing import test_database_url as database_url_for
+from gateway.testing import fresh_database, run_query, shared_runtime
 from plugins.certificates.models import CertificateType
 from plugins.mail.catalog import CATALOG as MAIL
 from schema import models
@@ -40,31 +36,6 @@ from schema.catalog.service import CatalogConflict, declared_catalog, sync_catal
 ADD = """mutation($input: AddSubscriptionInput!) { addSubscription(input: $input) {
   subscription { status plan { code pricePerLicense { amount } } } userErrors { code message } } }"""
 
-
-@asynccontextmanager
-async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, str]]:
-    """An empty SQLite file, or a PostgreSQL schema of its own dropped afterwards (as tests/test_migrations.py)."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
-        engine = create_engine(url)
-        try:
-            yield engine, url
-        finally:
-            await engine.dispose()
-        return
-    url = database_url_for(backend)
-    schema = f"catalog_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine, url
-    finally:
-        await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 async def customer_and_admin(runtime: Runtime) -> dict[str, str]:
@@ -87,7 +58,7 @@ def order(ids: dict[str, str], plan: str) -> dict[str, Any]:
 async def test_a_fresh_database_after_db_upgrade_takes_orders(backend: str, tmp_path: Path) -> None:
     """`gateway db upgrade`'s two steps (migrations, then the sync of an empty catalog) on an empty database."""
     pm = create_plugin_manager(None)
-    async with fresh_database(backend, tmp_path) as (engine, url):
+    async with fresh_database(backend, tmp_path, "catalog") as (engine, url):
         await upgrade_heads(pm, engine, url)
         said = await sync_if_empty(pm, engine)
         assert said is not None and said.startswith("the catalog was empty, so it was synced: added certificates: "
@@ -107,7 +78,7 @@ async def test_a_fresh_database_after_db_upgrade_takes_orders(backend: str, tmp_
 
 async def test_db_upgrade_on_a_catalog_with_rows_adds_nothing(backend: str, tmp_path: Path) -> None:
     pm = create_plugin_manager(None)
-    async with fresh_database(backend, tmp_path) as (engine, url):
+    async with fresh_database(backend, tmp_path, "catalog") as (engine, url):
         await upgrade_heads(pm, engine, url)
         runtime = Runtime(load_settings(database_url=url), engine=engine)
         async with runtime.sessions() as session, session.begin():

@@ -8,9 +8,6 @@ GATEWAY_TEST_POSTGRES_URL is set) and compares it with every enabled plugin's mo
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +24,7 @@ from gateway.db import NAMING_CONVENTION, MoneyAmount, UtcDateTime, create_engin
 from gateway.hookspecs import hookimpl
 from gateway.migrations import MigrationError, create_revision, revision_files, schema_diff, upgrade_heads
 from gateway.plugins import create_plugin_manager
-from gateway.testing import test_database_url as database_url_for
+from gateway.testing import fresh_database
 
 
 def scratch_models(*, with_note: bool = False) -> tuple[type, type]:
@@ -69,31 +66,6 @@ def scratch_plugins(tmp_path: Path, *, with_note: bool = False) -> pluggy.Plugin
     return pm
 
 
-@asynccontextmanager
-async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, str]]:
-    """An empty SQLite file, or a dedicated PostgreSQL schema dropped afterwards."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/migrations.db"
-        engine = create_engine(url)
-        try:
-            yield engine, url
-        finally:
-            await engine.dispose()
-        return
-    url = database_url_for(backend)
-    schema = f"migrations_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine, url
-    finally:
-        await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
 
 async def table_names(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as connection:
@@ -129,7 +101,7 @@ async def test_upgrade_heads_then_a_second_revision(tmp_path: Path, backend: str
     pm = scratch_plugins(tmp_path)
     await in_thread(lambda: (create_revision(pm, "core", "things", rev_id="core0001"),
                              create_revision(pm, "extra", "parts", rev_id="extra0001")))
-    async with fresh_database(backend, tmp_path) as (engine, url):
+    async with fresh_database(backend, tmp_path, "migrations") as (engine, url):
         await upgrade_heads(pm, engine, url)
         assert {"things", "parts", "alembic_version"} <= await table_names(engine)
         assert await schema_diff(pm, engine) == []
@@ -158,7 +130,7 @@ async def test_upgrade_heads_matches_the_models(tmp_path: Path, backend: str) ->
     pm = create_plugin_manager(None)
     if not revision_files(pm):
         pytest.skip("no revisions generated yet")
-    async with fresh_database(backend, tmp_path) as (engine, url):
+    async with fresh_database(backend, tmp_path, "migrations") as (engine, url):
         await upgrade_heads(pm, engine, url)
         diff = await schema_diff(pm, engine)
         assert diff == [], "the models and the migrations differ; run `gateway db revision --plugin NAME -m MSG`:\n" \

@@ -9,9 +9,6 @@ April period; MAIL_PREMIUM is 8.00, MAIL_STANDARD_YEARLY 40.00 a year, MAIL_EXTR
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +16,9 @@ from typing import Any
 from alembic import command
 from sqlalchemy import Connection, select, text, update
 
-from gateway.db import create_engine
 from gateway.migrations import alembic_config, schema_diff, upgrade_heads
 from gateway.plugins import create_plugin_manager
-from gateway.testing import run_query
-from gateway.testing import test_database_url as database_url_for
+from gateway.testing import fresh_database, run_query
 from schema import models
 from schema.access import authorize_organization
 from schema.subscriptions import service
@@ -222,30 +217,6 @@ async def test_recurring_revenue_is_what_current_periods_are_charged(runtime: An
 
 
 # ---------------------------------------------------------------- the migration's backfill
-@asynccontextmanager
-async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Any, str]]:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/backfill.db"
-        engine = create_engine(url)
-        try:
-            yield engine, url
-        finally:
-            await engine.dispose()
-        return
-    url = database_url_for(backend)
-    schema = f"backfill_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        yield engine, url
-    finally:
-        await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
 
 BEFORE = "677490bf8734"  # the core revision before the price history
 ROWS = [
@@ -271,7 +242,7 @@ ROWS = [
 
 async def test_the_migration_fills_current_periods_with_todays_list_prices(backend: str, tmp_path: Path) -> None:
     pm = create_plugin_manager(["core"])
-    async with fresh_database(backend, tmp_path) as (engine, url):
+    async with fresh_database(backend, tmp_path, "backfill") as (engine, url):
         config = alembic_config(pm, url)
 
         def before(connection: Connection) -> None:
