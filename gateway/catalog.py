@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.plugins import load_order, maybe_await, owner_of
+from gateway.plugins import PluginCallError, call_in_load_order, owner_of
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,17 @@ async def run_catalog_seeders(pm: Any, session: Any, *, only_if_empty: bool = Fa
     """Call every ``gateway_seed_catalog`` in plugin order (the core first) on ``session``; what they did."""
     outcome = SyncOutcome()
     arguments = {"session": session, "pm": pm, "only_if_empty": only_if_empty}
-    for impl in load_order(pm.hook.gateway_seed_catalog):
-        answer = await maybe_await(impl.function(*(arguments[name] for name in impl.argnames)))
-        await session.flush()
+    try:
+        answers = await call_in_load_order(pm, "gateway_seed_catalog", arguments, after_each=session.flush)
+    except PluginCallError as failed:  # the seeder's own error (a CatalogConflict names the plugins already)
+        raise failed.error from None
+    for plugin, answer in answers:
         if isinstance(answer, CatalogReport):
             for plugin, counts in answer.added.items():
                 outcome.add(plugin, counts)
             outcome.drift.extend(answer.drift)
         else:
-            outcome.add(owner_of(impl.plugin_name), answer or {})
+            outcome.add(owner_of(plugin), answer or {})
     return outcome
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from gateway.auth import TOKEN_PREFIX, hash_token
 from gateway.models import ApiToken, User
-from gateway.plugins import load_order, maybe_await
+from gateway.plugins import PluginCallError, call_in_load_order
 
 DEMO_SECRET = b"partner-gateway demo data; never use these tokens in production"
 DEMO_TOKEN_PREFIX = TOKEN_PREFIX + "demo_"
@@ -107,16 +107,13 @@ async def seed_demo(runtime: Any) -> DemoData:
     from gateway.catalog import run_catalog_seeders
 
     demo = DemoData()
-    hook = runtime.plugin_manager.hook.gateway_seed_demo
     async with runtime.sessions() as session, session.begin():
         demo.extra["catalog"] = await run_catalog_seeders(runtime.plugin_manager, session)
-        for impl in load_order(hook):  # the core first, then the plugins as loaded
-            arguments = {"session": session, "demo": demo}
-            try:
-                await maybe_await(impl.function(*(arguments[name] for name in impl.argnames)))
-            except Exception as error:
-                raise DemoSeedError(f"plugin {impl.plugin_name!r} failed to seed its demo data: {error}") from error
-            await session.flush()
+        try:  # the core first, then the plugins as loaded
+            await call_in_load_order(runtime.plugin_manager, "gateway_seed_demo", {"session": session, "demo": demo},
+                                     after_each=session.flush)
+        except PluginCallError as failed:
+            raise DemoSeedError(f"plugin {failed.plugin!r} failed to seed its demo data: {failed.error}") from failed
     return demo
 
 

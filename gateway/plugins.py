@@ -6,7 +6,7 @@ import inspect
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -146,6 +146,48 @@ def contributions(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, A
         raise
     if tracer is not None:
         tracer.after_call(hook_name, impls, {}, [answer for _, answer in answers], in_load_order=True)
+    return answers
+
+
+class PluginCallError(Exception):
+    """An implementation of a hook called by :func:`call_in_load_order` raised; ``plugin`` names it."""
+
+    def __init__(self, plugin: str, error: BaseException) -> None:
+        super().__init__(f"plugin {plugin!r}: {error}")
+        self.plugin = plugin
+        self.error = error
+
+
+async def call_in_load_order(pm: pluggy.PluginManager, hook_name: str, arguments: Mapping[str, object], *,
+                             after_each: Callable[[], Awaitable[object]] | None = None) -> list[tuple[str, Any]]:
+    """Call each implementation of ``hook_name`` in plugin load order (the core first), one after the other.
+
+    Each gets the ``arguments`` it names and its answer is awaited before the next is called (a seeder
+    may rely on what an earlier one wrote); ``after_each`` runs after each (e.g. a session flush).
+    Returns (registered plugin name, answer) pairs. Traced like any hook call (GATEWAY_TRACE_HOOKS),
+    the time covering the awaited answers. An implementation's error is raised as
+    :class:`PluginCallError` naming the plugin.
+    """
+    impls = load_order(getattr(pm.hook, hook_name))
+    tracer = _tracers.get(pm)
+    if tracer is not None:
+        tracer.before(hook_name, impls, arguments)
+    answers: list[tuple[str, Any]] = []
+    try:
+        for impl in impls:
+            try:
+                answer = await maybe_await(impl.function(*(arguments[name] for name in impl.argnames)))
+            except Exception as error:
+                raise PluginCallError(impl.plugin_name, error) from error
+            if after_each is not None:
+                await after_each()
+            answers.append((impl.plugin_name, answer))
+    except Exception as error:
+        if tracer is not None:
+            tracer.after_call(hook_name, impls, arguments, None, error=error, in_load_order=True)
+        raise
+    if tracer is not None:
+        tracer.after_call(hook_name, impls, arguments, [answer for _, answer in answers], in_load_order=True)
     return answers
 
 

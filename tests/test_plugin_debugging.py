@@ -135,3 +135,26 @@ async def test_trace_hooks_is_off_by_default() -> None:
     output, pm = await traced_query(trace_hooks=False)
     assert hook_lines(output) == []
     assert pm not in _tracers  # no monitoring installed: nothing runs per hook call
+
+
+async def test_trace_hooks_covers_the_seeders_called_one_after_the_other() -> None:
+    """`gateway demo seed` calls the catalog and demo seeders in load order, awaiting each: traced too."""
+    from gateway.demo import seed_demo
+
+    runtime = make_test_runtime("sqlite", plugins=["core", "mail"], trace_hooks=True)
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    try:
+        await create_tables(runtime)
+        await seed_demo(runtime)
+    finally:
+        configure_logging("INFO")
+        await runtime.dispose()
+    lines = {line["hook"]: line for line in hook_lines(stream.getvalue())}
+    seeders = lines["gateway_seed_demo"]
+    expected = [impl.plugin_name for impl in runtime.plugin_manager.hook.gateway_seed_demo.get_hookimpls()]
+    assert sorted(seeders["implementations"]) == sorted(expected)
+    assert seeders["implementations"][0].startswith("core") and seeders["implementations"][-1] == "mail"
+    assert set(seeders["arguments"]) == {"session", "demo"} and seeders["ms"] > 0
+    assert "awaitables" not in seeders  # each answer was awaited inside the timed call
+    assert "gateway_seed_catalog" in lines and "gateway_catalog" in lines  # the sync's hooks

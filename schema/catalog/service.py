@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import DomainError
-from gateway.plugins import load_order, owner_of
+from gateway.plugins import contributions
 from schema.catalog.declaration import AddOnSpec, PlanSpec, ProductSpec
 from schema.models import AddOn, Plan, Product
 
@@ -106,11 +106,7 @@ class SyncResult:
 def declared_catalog(pm: pluggy.PluginManager) -> dict[str, list[ProductSpec]]:
     """Every enabled plugin's ``gateway_catalog`` answer, by plugin (in plugin order)."""
     declared: dict[str, list[ProductSpec]] = {}
-    for impl in load_order(pm.hook.gateway_catalog):
-        plugin = owner_of(impl.plugin_name)
-        answer = impl.function()
-        if answer is None:
-            continue
+    for plugin, answer in contributions(pm, "gateway_catalog"):  # traced; None answers left out
         if not isinstance(answer, (list, tuple)) or not all(isinstance(p, ProductSpec) for p in answer):
             raise CatalogConflict(f"plugin {plugin!r} answered gateway_catalog with {answer!r}; expected a list of "
                                   "schema.catalog.declaration.ProductSpec")
