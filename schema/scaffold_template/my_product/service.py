@@ -36,6 +36,15 @@ async def accounts_by_organization(session: AsyncSession,
     return {row.organization_id: row for row in rows}
 
 
+async def accounts_by_pk(session: AsyncSession, pks: Iterable[int]) -> dict[int, MyProductAccount]:
+    """The accounts with these primary keys, by pk (one statement; missing ones are absent)."""
+    wanted = sorted(set(pks))
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(MyProductAccount).where(MyProductAccount.id.in_(wanted)))
+    return {row.id: row for row in rows}
+
+
 async def set_storage(ctx: Context, organization_id: int, storage_gb: int) -> MyProductAccount:
     """Set the organization's booked storage, creating its account on first use; emits the change."""
     if not 0 <= storage_gb <= MAX_STORAGE_GB:

@@ -1,5 +1,5 @@
 """Organization.myProductAccount and setMyProductStorage through GraphQL: the schema, the data, the
-rules, the audit trail, the events, and no N+1."""
+rules, the audit trail, the events, node(id:), and no N+1."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ ACCOUNT = """query($id: ID!) { organization(id: $id) {
 SET_STORAGE = """mutation($input: SetMyProductStorageInput!) { setMyProductStorage(input: $input) {
   account { storageGb } userErrors { field code } } }"""
 EVERY_ACCOUNT = """query($first: Int) { organizations(first: $first) { nodes {
-  domain myProductAccount { storageGb organization { domain } } } } }"""
+  domain myProductAccount { id storageGb organization { domain } } } } }"""
+NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { id ... on MyProductAccount { storageGb organization { domain } } } }"""
 
 
 async def set_storage(client: RoleClient, world: World, organization: str, storage_gb: int,
@@ -88,6 +89,19 @@ async def test_the_rules_refuse_and_nothing_is_written(client: RoleClient, world
                          "userErrors": [{"field": ["organizationId"], "code": "ORGANIZATION_NOT_OPEN"}]}
     assert await count_rows(runtime) == (0, 0)
     assert hook_recorder.events == []
+
+
+async def test_node_finds_an_account_by_its_id_where_the_viewer_may_read_it(client: RoleClient, world: World) -> None:
+    for organization in ("acme", "direct"):
+        (await set_storage(client, world, organization, 10, role="platform_admin")).ok()
+    listed = (await client.query(EVERY_ACCOUNT, {"first": 3}, role="platform_admin")).ok()["organizations"]["nodes"]
+    ids = {node["domain"]: (node["myProductAccount"] or {}).get("id") for node in listed}
+    wanted = [ids["acme.example"], ids["direct.example"]]
+    # acme's admin finds acme's account; direct's, which it may not read, is null (not an error)
+    found = (await client.query(NODES, {"ids": wanted}, role="org_admin")).ok()["nodes"]
+    assert found == [{"id": wanted[0], "storageGb": 10, "organization": {"domain": "acme.example"}}, None]
+    every = (await client.query(NODES, {"ids": wanted}, role="platform_admin")).ok()["nodes"]
+    assert [node["organization"]["domain"] for node in every] == ["acme.example", "direct.example"]
 
 
 async def test_many_accounts_cost_the_statements_of_one(client: RoleClient, world: World, count_sql: CountSql) -> None:
