@@ -205,4 +205,4 @@ def plugin_new(name: str, parent: Path) -> None:
                f"  cd {target}\n"
                "  pip install --no-build-isolation -e .\n"
                "  python -m pytest\n"
-               f"  GATEWAY_PLUGINS={name} gateway db upgrade")
+               f"  GATEWAY_PLUGINS={name} gateway db upgrade   # on GATEWAY_DATABASE_URL (default ./partner_gateway.db)")
