@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -14,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db import utcnow
 from gateway.errors import Unauthenticated
 from gateway.models import ApiToken, User
+from gateway.sensitive import random_token
 
 TOKEN_PREFIX = "pgw_"
+STORED_PREFIX_LENGTH = 10  # kept beside the hash, so a user can tell their tokens apart
 PLATFORM_ROLES = ("ADMIN", "ANALYST", "MESSAGING_SERVICE")
 
 
@@ -59,13 +60,13 @@ def hash_token(token: str) -> str:
 
 
 def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return random_token(32, prefix=TOKEN_PREFIX, stored_length=STORED_PREFIX_LENGTH)
 
 
 async def issue_token(session: AsyncSession, user: User, name: str, expires_at: dt.datetime | None = None) -> tuple[ApiToken, str]:
     """Create a token for ``user``; the plain token is returned once and never stored."""
     token = new_token()
-    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:10], expires_at=expires_at)
+    row = ApiToken(user_id=user.id, name=name, token_hash=hash_token(token), prefix=token[:STORED_PREFIX_LENGTH], expires_at=expires_at)
     session.add(row)
     await session.flush()
     return row, token

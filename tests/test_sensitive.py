@@ -150,3 +150,51 @@ def test_no_log_line_carries_a_card_number(as_json: bool) -> None:
     for line in output.splitlines():
         assert not contains_card_number(line.encode().decode("unicode_escape") if as_json else line), line
         assert not contains_cvv(line), line
+
+
+# ---------------------------------------------------------------- random values never look like card data
+def test_random_token_draws_again_when_a_draw_looks_like_card_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.sensitive as sensitive
+
+    draws = iter(["4111111111111111", "0123456789abcdef"])  # 16 hex characters: the first is a card number
+    monkeypatch.setattr(sensitive.secrets, "token_hex", lambda nbytes: next(draws))
+    assert sensitive.random_token(8, prefix="pgw-verify-", hex=True) == "pgw-verify-0123456789abcdef"
+
+
+def test_random_token_checks_the_stored_prefix_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gateway.sensitive as sensitive
+
+    # "pgw_cvv12345x" is clean (five digits are no CVV) but its stored prefix "pgw_cvv123" is a labelled CVV
+    draws = iter(["cvv12345xyz", "CVv004abcde", "abcdefghijk"])
+    monkeypatch.setattr(sensitive.secrets, "token_urlsafe", lambda nbytes: next(draws))
+    assert sensitive.find_card_data("pgw_cvv12345xyz") is None
+    assert sensitive.random_token(32, prefix="pgw_", stored_length=10) == "pgw_abcdefghijk"
+
+
+def test_generated_codes_and_tokens_are_never_card_data() -> None:
+    """Before random_token, about 1 in 2,200 domain verification codes was refused as a card number."""
+    from gateway.auth import STORED_PREFIX_LENGTH, new_token
+    from gateway.sensitive import find_card_data, random_token
+
+    codes = [random_token(8, prefix="pgw-verify-", hex=True) for _ in range(20_000)]
+    tokens = [new_token() for _ in range(5_000)]
+    assert [code for code in codes if find_card_data(code) is not None] == []
+    assert [t for t in tokens if find_card_data(t) is not None or find_card_data(t[:STORED_PREFIX_LENGTH])] == []
+
+
+def test_every_random_value_is_drawn_by_random_token() -> None:
+    """The class of bug: a new random token drawn with `secrets` directly could look like card data again."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = []
+    for folder in ("gateway", "schema", "plugins"):
+        for path in (root / folder).rglob("*.py"):
+            if "tests" in path.parts or path == root / "gateway" / "sensitive.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "secrets"
+                        and node.attr.startswith("token_")):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno} secrets.{node.attr}")
+    assert offenders == [], "draw random tokens with gateway.sensitive.random_token:\n" + "\n".join(offenders)

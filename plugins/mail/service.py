@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.models import User
+from gateway.sensitive import random_token
 from plugins.mail.models import MailAlias, MailBackup, MailOrganization, MailPasswordReset, MailPolicy, MailUser
 from plugins.mail.validation import (
     DEFAULT_DASHBOARD,
@@ -192,7 +192,7 @@ async def reset_password(session: AsyncSession, setup: MailSetup, user_id: int, 
     now = utcnow()
     await session.execute(update(MailPasswordReset).where(
         MailPasswordReset.user_id == user.id, MailPasswordReset.used_at.is_(None)).values(used_at=now))
-    token = secrets.token_urlsafe(32)
+    token = random_token(32)
     session.add(MailPasswordReset(user_id=user.id, token_hash=hash_reset_token(token), expires_at=now + RESET_TOKEN_LIFETIME,
                                   requested_by_user_id=requested_by))
     await session.flush()

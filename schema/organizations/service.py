@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import secrets
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.plugins import call_firstresult
+from gateway.sensitive import random_token
 from schema.access import record_audit
 from schema.common import AddressInput, clean_address, clean_name
 from schema.models import Organization, OrganizationMember, Partner, PartnerAccess, PartnerMapping, PaymentMethod
@@ -72,7 +72,7 @@ async def create_organization(ctx: Context, partner: Partner, *, name: str, doma
                           f"The super admin must have an address at {domain} (the customer's own domain), "
                           f"not {email.rsplit('@', 1)[-1]}.", "superAdminEmail")
     organization = Organization(
-        name=name, domain=domain, domain_verified=False, domain_verification_code=f"pgw-verify-{secrets.token_hex(8)}",
+        name=name, domain=domain, domain_verified=False, domain_verification_code=random_token(8, prefix="pgw-verify-", hex=True),
         status="TRIAL", partner_id=partner.id, customer_partner_id=partner.id if partner.kind == "RESELLER" else None,
     )
     _apply_address(organization, cleaned_address)

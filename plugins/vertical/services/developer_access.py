@@ -7,7 +7,6 @@ Every step puts an email in the outbox through ``notify(to=, subject=, template=
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -18,6 +17,7 @@ from gateway.db import utcnow
 from gateway.errors import DomainError
 from gateway.models import User
 from gateway.relay import encode_id
+from gateway.sensitive import random_token
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
 from schema.models import Organization, OrganizationMember, Partner, PartnerMember
 
@@ -127,7 +127,7 @@ async def grant_access(session: AsyncSession, instance: SolutionInstance, user_i
         access.requested_at = access.requested_by_user_id = None  # a grant after a revocation is a new grant
     access.status, access.granted_at, access.granted_by_user_id = "GRANTED", utcnow(), user_id
     access.revoked_at = access.revoked_by_user_id = None
-    access.access_code = secrets.token_urlsafe(24)
+    access.access_code = random_token(24)
     await session.flush()
     solution, organization, developer = await _names(session, instance)
     url = access_url(instance.id, access.access_code)
