@@ -20,7 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
+
 from gateway.plugins import PluginCallError, call_in_load_order, owner_of
+
+# pg_advisory_xact_lock key of the catalog sync: two syncs at once (two `gateway db upgrade` started
+# together) run one after the other, so the second sees the first's rows instead of inserting them again.
+SYNC_LOCK_KEY = 0x67775F636174616C  # "gw_catal"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class SyncOutcome:
 async def run_catalog_seeders(pm: Any, session: Any, *, only_if_empty: bool = False) -> SyncOutcome:
     """Call every ``gateway_seed_catalog`` in plugin order (the core first) on ``session``; what they did."""
     outcome = SyncOutcome()
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":  # held until the transaction ends (SQLite: not serialized)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK_KEY})
     arguments = {"session": session, "pm": pm, "only_if_empty": only_if_empty}
     try:
         answers = await call_in_load_order(pm, "gateway_seed_catalog", arguments, after_each=session.flush)
