@@ -16,7 +16,7 @@ import keyword
 import re
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,12 +70,20 @@ class Names:
     def catalog_codes(self) -> list[str]:
         return [code.replace("MY_PRODUCT", self.upper) for code in CATALOG_CODES]
 
+    def global_names(self) -> list[str]:
+        """The table and GraphQL names the template makes, which no installed plugin may use already."""
+        return [f"table {self.snake}_accounts", f"type {self.pascal}Account", f"type Set{self.pascal}StorageInput",
+                f"type Set{self.pascal}StoragePayload", f"Mutation.set{self.pascal}Storage",
+                f"Organization.{self.camel}Account"]
 
-def check_name(name: str, installed: Iterable[str], declared: Mapping[str, str] | None = None) -> Names:
+
+def check_name(name: str, installed: Iterable[str], declared: Mapping[str, str] | None = None,
+               taken: Collection[str] = ()) -> Names:
     """The names of plugin ``name``, or a ScaffoldError saying what is wrong with it.
 
     ``declared``: the catalog codes installed plugins declare, ``{code: plugin}``; the new
-    plugin's product, plan and add-on codes must not be among them."""
+    plugin's product, plan and add-on codes must not be among them. ``taken``: the table and
+    GraphQL names of the installed plugins (:func:`taken_names`); the new plugin's must not be."""
     if not NAME.fullmatch(name):
         raise ScaffoldError(f"plugin name {name!r}: use lowercase letters, digits and single underscores, starting "
                             "with a letter (a Python identifier such as backup or cloud_backup)")
@@ -84,9 +92,9 @@ def check_name(name: str, installed: Iterable[str], declared: Mapping[str, str] 
                             "constraint names must fit PostgreSQL's 63)")
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise ScaffoldError(f"plugin name {name!r} is a Python keyword")
-    taken = sorted(set(installed))
-    if name in taken:
-        raise ScaffoldError(f"a plugin named {name!r} is installed already (installed: {', '.join(taken)})")
+    plugins = sorted(set(installed))
+    if name in plugins:
+        raise ScaffoldError(f"a plugin named {name!r} is installed already (installed: {', '.join(plugins)})")
     if name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None:
         raise ScaffoldError(f"a module named {name!r} can be imported already; a package of that name would "
                             "shadow it or be shadowed by it: choose another name")
@@ -95,6 +103,10 @@ def check_name(name: str, installed: Iterable[str], declared: Mapping[str, str] 
         if declared and code in declared:
             raise ScaffoldError(f"the catalog code {code} (of plugin {name!r}) is declared by the installed plugin "
                                 f"{declared[code]!r} already: choose another name")
+    for used in names.global_names():
+        if used in taken:
+            raise ScaffoldError(f"plugin {name!r} would define {used}, which an installed plugin defines already: "
+                                "choose another name")
     return names
 
 
@@ -122,6 +134,28 @@ def declared_codes() -> dict[str, str]:
             for code in (product.code, *(plan.code for plan in product.plans), *(a.code for a in product.add_ons)):
                 found.setdefault(code, plugin)
     return found
+
+
+def taken_names() -> set[str]:
+    """The tables (``table NAME``) and GraphQL types and fields (``type NAME``, ``Type.field``) of every
+    installed plugin. Empty when they cannot be loaded (the gateway would then name the clash)."""
+    from gateway.composition import build_schema
+    from gateway.db import Base
+    from gateway.plugins import contributions, create_plugin_manager
+    from gateway.settings import load_settings
+
+    try:
+        pm = create_plugin_manager()
+        schema = build_schema(type_contributions=contributions(pm, "gateway_types"),
+                              extension_contributions=contributions(pm, "gateway_type_extensions"),
+                              settings=load_settings())._schema
+    except Exception:
+        return set()
+    taken = {f"table {table}" for table in Base.metadata.tables}
+    for type_name, graphql_type in schema.type_map.items():
+        taken.add(f"type {type_name}")
+        taken.update(f"{type_name}.{field}" for field in getattr(graphql_type, "fields", {}))
+    return taken
 
 
 def core_head() -> str:
@@ -167,13 +201,14 @@ def render(names: Names, *, revision: str, head: str, created: dt.datetime) -> d
 
 
 def create_plugin(name: str, parent: Path, *, installed: Iterable[str] | None = None,
-                  declared: Mapping[str, str] | None = None, head: str | None = None,
-                  revision: str | None = None) -> Path:
+                  declared: Mapping[str, str] | None = None, taken: Collection[str] | None = None,
+                  head: str | None = None, revision: str | None = None) -> Path:
     """Write the plugin ``name`` into ``parent/name`` (which must not exist); its folder."""
     names = check_name(name, installed_plugins() if installed is None else installed,
-                       declared_codes() if declared is None else declared)
+                       declared_codes() if declared is None else declared,
+                       taken_names() if taken is None else taken)
     target = parent / name
-    if target.exists():
+    if target.exists() or target.is_symlink():  # a dangling symlink too
         raise ScaffoldError(f"{target} exists already: remove it or choose another --path")
     files = render(names, revision=revision or uuid.uuid4().hex[-12:], head=head or core_head(),
                    created=dt.datetime.now(dt.UTC).replace(microsecond=0))
