@@ -91,10 +91,25 @@ async def sync_if_empty(pm: Any, engine: Any) -> str | None:
     """``gateway db upgrade``'s last step: the catalog sync when the catalog is empty; a line saying so, or None."""
     from gateway.db import session_factory
 
-    outcome = await sync_with(pm, session_factory(engine), only_if_empty=True)
-    if not outcome.added_anything:
+    sessions = session_factory(engine)
+    outcome = await sync_with(pm, sessions, only_if_empty=True)
+    if outcome.added_anything:
+        return f"the catalog was empty, so it was synced: {describe(outcome)}"
+    missing = await would_add(pm, sessions)  # e.g. a plugin enabled since the catalog was loaded
+    if not missing.added_anything:
         return None
-    return f"the catalog was empty, so it was synced: {describe(outcome)}"
+    return (f"the catalog lacks what enabled plugins declare ({describe(missing).removeprefix('added ')}); "
+            "run `gateway catalog sync` to add it")
+
+
+async def would_add(pm: Any, sessions: Any) -> SyncOutcome:
+    """What :func:`run_catalog_seeders` would add now, found in a transaction that is rolled back."""
+    async with sessions() as session:
+        transaction = await session.begin()
+        try:
+            return await run_catalog_seeders(pm, session)
+        finally:
+            await transaction.rollback()
 
 
 def describe(outcome: SyncOutcome) -> str:
