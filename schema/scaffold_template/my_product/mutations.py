@@ -1,4 +1,9 @@
-"""``setMyProductStorage``: one input, a payload with the account and userErrors, one transaction."""
+"""``setMyProductStorage``: one input, a payload with the account and userErrors, one transaction.
+
+Keyed by the organization, so it authorizes that organization. A mutation on an object by its own
+ID (pause a job) first loads the object's organization (NotFound when no object has the ID), then
+authorizes it: the gateway's plugins/README.md, "Writing a plugin", step 3.
+"""
 
 from __future__ import annotations
 
