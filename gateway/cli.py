@@ -212,15 +212,20 @@ def demo_seed(ctx: click.Context) -> None:
 
 
 @demo.command("token")
-@click.argument("label")
+@click.argument("label", required=False)
 @click.pass_context
-def demo_token_command(ctx: click.Context, label: str) -> None:
-    """Print the (deterministic) demo token of a role label, e.g. partner_admin."""
+def demo_token_command(ctx: click.Context, label: str | None) -> None:
+    """Print the (deterministic) demo token of a role label, e.g. partner_admin; without one, list the labels."""
     from gateway.demo import demo_roles, demo_token, refuse_in_production
 
     settings = settings_of(ctx)
     refuse_in_production(settings, "`gateway demo token`")
     roles = demo_roles(plugin_manager(settings))
+    if label is None:
+        width = max(map(len, roles), default=0)
+        for name in sorted(roles):
+            click.echo(f"{name.ljust(width)}  {roles[name]}")
+        return
     if label not in roles:
         raise click.ClickException(f"no demo role {label!r}; the demo roles are: {', '.join(sorted(roles))}")
     click.echo(demo_token(label))

@@ -138,6 +138,14 @@ def test_demo_token_command_is_deterministic() -> None:
     assert first == demo_token("partner_admin") == ok(invoke(["demo", "token", "partner_admin"], {})).strip()
 
 
+def test_demo_token_without_a_label_lists_the_labels() -> None:
+    listed = ok(invoke(["demo", "token"], {})).splitlines()
+    labels = [line.split()[0] for line in listed]
+    assert labels == sorted(labels) and "partner_admin" in labels and "platform_admin" in labels
+    assert all(len(line.split(None, 1)) == 2 for line in listed)  # each with what it can do
+    assert demo_token("partner_admin") not in "\n".join(listed)  # labels, not tokens
+
+
 # ---------------------------------------------------------------- tokens
 def test_token_create(seeded: dict[str, str]) -> None:
     out = ok(invoke(["token", "create", "--user", "Newbie@Example.com", "--name", "laptop"], seeded))
