@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from gateway.context import Context
     from gateway.demo import DemoData
     from gateway.events import DomainEvent
+    from gateway.jobs import JobDefinition
     from gateway.models import Notification
     from gateway.policy import Action, SuspendedRefusal
 
@@ -181,4 +182,15 @@ def gateway_event(ctx: Context, event: DomainEvent) -> Awaitable[None] | None:
     ``event`` is the emitting part's frozen dataclass: dispatch on its class (``isinstance``) and read
     its fields. A receiver's writes commit or roll back with the change; raising fails the change.
     Work that must wait for the commit reads ``gateway.events.committed_events`` instead.
+    """
+
+
+# ---------------------------------------------------------------- background jobs
+@hookspec
+def gateway_jobs() -> list[JobDefinition]:
+    """Return the ``gateway.jobs.JobDefinition`` objects of this plugin: background work the engine runs.
+
+    Each body is an idempotent sweep over durable rows; ``schedule`` (cron, UTC) runs it periodically,
+    ``gateway.jobs.request_job`` asks for a run after a commit. A name declared by two plugins fails the
+    start with both plugin names.
     """

@@ -8,6 +8,7 @@ Roles are plain strings here (the keys of a token mapping); which roles exist is
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import os
 import uuid
@@ -25,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 from gateway.db import Base, create_engine
 from gateway.events import DomainEvent
+from gateway.jobs import run_job_once
 from gateway.plugins import ALWAYS_ON
 from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings
@@ -85,6 +87,12 @@ def make_test_runtime(backend: str, *, plugins: list[str] | None = None,
     settings: Settings = load_settings(database_url=test_database_url(backend),
                                        plugins=",".join(plugins) if plugins is not None else None, **overrides)
     return Runtime(settings, extra_plugins=extra_plugins or [], engine=make_test_engine(backend))
+
+
+async def run_job(runtime: Runtime, name: str, *, now: dt.datetime | None = None, **args: Any) -> dict[str, int]:
+    """Run job ``name``'s body once, in-process, with the clock ``now`` (what ``gateway jobs run --as-of`` does);
+    returns the counts it reported."""
+    return await run_job_once(runtime, name, now=now, **args)
 
 
 async def create_tables(runtime: Runtime) -> None:

@@ -1,0 +1,125 @@
+"""How :func:`gateway.jobs.request_job` reaches the engine: in the transaction, or after its commit.
+
+Requests are recorded on the session (``session.info``). Before the commit, on a PostgreSQL
+database where the engine's schema is installed, each request becomes a procrastinate job row
+written by ``procrastinate_defer_jobs_v1`` in the same transaction (so the job commits or rolls back
+with the change). After the commit, the in-process runner of that database (SQLite, ``gateway
+serve``) is nudged. A rollback drops the requests.
+
+A request carries a queueing lock (job name and arguments): while an identical request waits in
+the queue, another one adds nothing (a savepoint absorbs the unique-index conflict), so a burst of
+changes yields one pending run, not one per change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("gateway.jobs")
+
+PENDING = "gateway.jobs.pending"
+QUEUE = "gateway"
+DEFER_SQL = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :queueing_lock, "
+    "CAST(:args AS jsonb), NULL)]::procrastinate_job_to_defer_v1[])"
+)
+SCHEMA_PROBE = text("SELECT to_regproc('procrastinate_defer_jobs_v1') IS NOT NULL")
+
+Nudge = Callable[[str, dict[str, Any]], None]
+# the in-process runner of each database (by its synchronous engine), nudged after commit
+_runners: weakref.WeakKeyDictionary[Engine, Nudge] = weakref.WeakKeyDictionary()
+# databases where the engine's schema was found (only positive answers are remembered)
+_engine_schema: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def register_runner(engine: Engine, nudge: Nudge) -> None:
+    """Nudge ``nudge(name, args)`` after each commit on ``engine`` that requested a job."""
+    _runners[engine] = nudge
+
+
+def unregister_runner(engine: Engine) -> None:
+    _runners.pop(engine, None)
+
+
+def queueing_lock(name: str, args: dict[str, Any]) -> str:
+    return "request:" + name + (":" + json.dumps(args, sort_keys=True, default=str) if args else "")
+
+
+def _sync_session(ctx_or_session: Any) -> Session:
+    session = getattr(ctx_or_session, "session", ctx_or_session)  # a Context carries its session
+    session = getattr(session, "sync_session", session)  # an AsyncSession wraps a Session
+    if not isinstance(session, Session):
+        raise TypeError(f"request_job needs a Context or a session, got {type(ctx_or_session).__name__}")
+    return session
+
+
+def record_request(ctx_or_session: Any, name: str, args: dict[str, Any]) -> None:
+    session = _sync_session(ctx_or_session)
+    json.dumps(args)  # arguments travel as JSON: refuse others here, in the caller's frame
+    pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault(PENDING, [])
+    if (name, args) not in pending:
+        pending.append((name, args))
+
+
+def _has_engine_schema(session: Session) -> bool:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name != "postgresql":
+        return False
+    if engine in _engine_schema:
+        return True
+    if session.connection().scalar(SCHEMA_PROBE):
+        _engine_schema.add(engine)
+        return True
+    return False
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _defer_in_transaction(session: Session) -> None:
+    pending = session.info.get(PENDING)
+    if not pending or not _has_engine_schema(session):
+        return
+    connection = session.connection()
+    for name, args in pending:
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(DEFER_SQL, {"queue": QUEUE, "task": name, "queueing_lock": queueing_lock(name, args),
+                                           "args": json.dumps(args)})
+        except DBAPIError as error:  # an identical request already waits in the queue: it will do
+            savepoint.rollback()
+            if "queueing_lock" not in str(error):
+                raise
+        else:
+            savepoint.commit()
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _nudge_after_commit(session: Session) -> None:
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    nudge = _runners.get(engine)
+    if nudge is None:
+        return
+    for name, args in pending:
+        try:
+            nudge(name, args)
+        except Exception:  # a nudge never fails a committed change: the schedule sweeps again
+            log.exception("job request %s could not be passed to the in-process runner", name)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_requests(session: Session) -> None:
+    session.info.pop(PENDING, None)
