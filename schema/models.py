@@ -200,6 +200,8 @@ class Subscription(Base):
     # table, and dropping `subscriptions` would cascade into its add-ons, changes and invoice lines.
     period_price_per_license: Mapped[Decimal | None]
     period_storage_price_per_gb: Mapped[Decimal | None]
+    # Why it is SUSPENDED when the system suspended it (PAYMENT_FAILED: the last dunning retry failed).
+    suspended_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 class SubscriptionAddOn(Base):
@@ -280,6 +282,56 @@ class InvoiceLine(Base):
     invoiced_at: Mapped[dt.datetime | None]
 
 
+class ScheduledSubscriptionChange(Base):
+    """A change that takes effect at the subscription's next renewal (``changeSubscription(effective: AT_RENEWAL)``).
+
+    At most one per subscription; null fields keep what the subscription has then. ``add_ons``:
+    ``{add-on code: quantity}`` set at renewal (0 removes one), the others kept."""
+
+    __tablename__ = "scheduled_subscription_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), unique=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    license_count: Mapped[int | None]
+    storage_gb: Mapped[int | None]
+    add_ons: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class RenewalCharge(Base):
+    """The charge of one renewed period of one subscription: the ledger that makes renewals charge once.
+
+    Unique per (subscription, period start): a crashed and retried renewal finds the row (or its
+    rollback left none, and the processor's idempotency key ``processor_key(attempts)`` gives back
+    the charge it already made). ``status``: PENDING (dunning: ``next_attempt_at``), PAID, FAILED
+    (the last retry failed; the subscription was suspended)."""
+
+    __tablename__ = "renewal_charges"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start"),
+        Index("ix_renewal_charges_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    period_start: Mapped[dt.datetime]
+    period_end: Mapped[dt.datetime]
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))  # PENDING PAID FAILED
+    attempts: Mapped[int] = mapped_column(default=0)
+    first_failed_at: Mapped[dt.datetime | None]
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    paid_at: Mapped[dt.datetime | None]
+
+
 class LargeDeal(Base):
     __tablename__ = "large_deals"
     __table_args__ = (Index("ix_large_deals_partner", "partner_id", "id"),)
@@ -315,6 +367,73 @@ class AuditEvent(Base):
     organization_id: Mapped[int | None]
     action: Mapped[str] = mapped_column(String(100), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EventRecord(Base):
+    """A stored domain event (``gateway.events.DomainEvent``), the API's ``Event``: written by the events part
+    in the transaction of the change. ``partner_id`` is the partner the event concerns (the organization's
+    mapped partner when it happened, or the partner of a partner event); both null: a platform-level event."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_org_id", "organization_id", "id"),
+        Index("ix_events_partner_id", "partner_id", "id"),
+        Index("ix_events_type_occurred_at", "type", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # An organization's events are its data (as its subscriptions and payments): they go with it. A partner
+    # that goes leaves the organizations' history in place, no longer attributed to it.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class WebhookEndpoint(Base):
+    """A partner's URL that receives its events, signed per Standard Webhooks (schema/webhooks).
+
+    ``secret`` (``whsec_...``) signs every delivery; it is shown once (create, rotate), never read back.
+    ``previous_secret`` keeps signing too, beside the new one, until ``previous_secret_expires_at``."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_partner_id", "partner_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list[str]] = mapped_column(JSON)  # event type names, or ["*"]: every type
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(200))
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[dt.datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(default=0)  # deliveries in a row that ended FAILED
+    disabled_reason: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: the durable intent written with the event, swept by job ``webhooks.deliver``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        CheckConstraint("status IN ('PENDING', 'SUCCEEDED', 'FAILED')", name="ck_webhook_deliveries_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="PENDING")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_attempt_at: Mapped[dt.datetime | None]
+    response_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # ---------------------------------------------------------------- period prices and price history

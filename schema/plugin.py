@@ -29,6 +29,7 @@ from schema.audit import plugin as audit
 from schema.billing import plugin as billing
 from schema.catalog import plugin as catalog
 from schema.deals import plugin as deals
+from schema.events import plugin as events
 from schema.identity import plugin as identity
 from schema.organizations import plugin as organizations
 from schema.people import plugin as people
@@ -36,7 +37,8 @@ from schema.subscriptions import plugin as subscriptions
 
 PARTS: dict[str, ModuleType] = {
     "identity": identity, "organizations": organizations, "people": people, "catalog": catalog,
-    "subscriptions": subscriptions, "billing": billing, "deals": deals, "audit": audit, "analytics": analytics,
+    "subscriptions": subscriptions, "billing": billing, "deals": deals, "audit": audit, "events": events,
+    "analytics": analytics,
 }
 
 
