@@ -37,18 +37,19 @@ This module is host-generic: it knows jobs, schedules and clocks, no business wo
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
+import structlog
 
 from gateway.db import utcnow
 from gateway.errors import PluginContractError
 from gateway.plugins import contributions
 
-log = logging.getLogger("gateway.jobs")
+_log = structlog.get_logger("gateway.jobs")
 
 JobCounts = Mapping[str, int]
 
@@ -115,13 +116,34 @@ def definition_of(pm: pluggy.PluginManager, name: str) -> JobDefinition:
         raise UnknownJob(f"no job named {name!r}; known jobs: {known}") from None
 
 
+async def execute(runtime: Any, definition: JobDefinition, *, args: Mapping[str, Any] | None = None,
+                  now: dt.datetime | None = None, job_id: int | None = None, attempt: int = 1) -> dict[str, int]:
+    """Run one job body: one structured log line (name, id, attempt, duration, counts or error) and the
+    job metrics; the body's exception propagates (the engine decides on a retry)."""
+    from gateway.metrics import JOB_METRICS
+
+    ctx = JobContext(runtime=runtime, now=now or utcnow(), args=dict(args or {}), job_id=job_id, attempt=attempt)
+    started = time.perf_counter()
+    fields: dict[str, Any] = {"job": definition.name, "job_id": job_id, "attempt": attempt}
+    try:
+        counts = dict(await definition.run(ctx) or {})
+    except Exception as error:
+        seconds = time.perf_counter() - started
+        JOB_METRICS.observe_run(definition.name, ok=False, seconds=seconds)
+        _log.warning("job failed", **fields, duration_ms=round(seconds * 1000, 1),
+                     error=f"{type(error).__name__}: {error}", retries=definition.retries)
+        raise
+    seconds = time.perf_counter() - started
+    JOB_METRICS.observe_run(definition.name, ok=True, seconds=seconds, counts=counts)
+    _log.info("job", **fields, duration_ms=round(seconds * 1000, 1), counts=counts)
+    return counts
+
+
 async def run_job_once(runtime: Any, name: str, *, now: dt.datetime | None = None, job_id: int | None = None,
                        attempt: int = 1, **args: Any) -> dict[str, int]:
     """Run one job body in-process, now, with the given clock (``gateway jobs run``, tests)."""
     definition = definition_of(runtime.plugin_manager, name)
-    ctx = JobContext(runtime=runtime, now=now or utcnow(), args=dict(args), job_id=job_id, attempt=attempt)
-    counts = await definition.run(ctx)
-    return dict(counts or {})
+    return await execute(runtime, definition, args=args, now=now, job_id=job_id, attempt=attempt)
 
 
 def request_job(ctx_or_session: Any, name: str, **args: Any) -> None:

@@ -13,10 +13,39 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+
+
+class JobMetrics:
+    """Job runs, failures and durations of this process (the in-process runner or a ``gateway worker``).
+
+    One per process (:data:`JOB_METRICS`): ``/metrics`` of ``gateway serve`` shows them next to the
+    request metrics; ``gateway worker`` serves them on ``GATEWAY_WORKER_METRICS_PORT`` when set.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs = Counter("gateway_job_runs", "Job runs that ended, by job name and outcome (ok, failed).",
+                            ["job", "outcome"], registry=self.registry)
+        self.duration = Histogram("gateway_job_seconds", "Time a job run took, by job name.", ["job"],
+                                  registry=self.registry,
+                                  buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900))
+        self.items = Counter("gateway_job_items", "What job runs reported they did (their counts), by job and key.",
+                             ["job", "key"], registry=self.registry)
+
+    def observe_run(self, job: str, *, ok: bool, seconds: float, counts: Mapping[str, int] | None = None) -> None:
+        self.runs.labels(job=job, outcome="ok" if ok else "failed").inc()
+        self.duration.labels(job=job).observe(seconds)
+        for key, value in (counts or {}).items():
+            if value:
+                self.items.labels(job=job, key=key).inc(value)
+
+
+JOB_METRICS = JobMetrics()
 
 
 class GatewayMetrics:
@@ -43,7 +72,8 @@ class GatewayMetrics:
         refusal = self.refusal(request)
         if refusal is not None:
             return refusal
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(self.registry) + generate_latest(JOB_METRICS.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     def refusal(self, request: Request) -> Response | None:
         if self.token:

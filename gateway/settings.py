@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./partner_gateway.db"
@@ -42,6 +44,21 @@ class Settings(BaseSettings):
     # seed, no GraphiQL (refused at start), /metrics closed to non-loopback clients without a token
     env: Literal["development", "production"] = "development"
     metrics_token: str | None = None  # when set, GET /metrics needs "Authorization: Bearer <token>"
+    # background jobs (gateway/jobs.py, gateway/worker.py)
+    job_retry_backoff: int = Field(default=4, ge=1, le=3600)  # a failed run waits backoff ** attempt seconds
+    job_stalled_seconds: float = Field(default=60.0, ge=1, le=86400)  # a worker silent this long is dead
+    job_stalled_sweep: str = "* * * * *"  # cron of the sweep that re-queues a dead worker's jobs
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)  # `gateway worker` serves /metrics here
+    jobs_in_process: bool | None = None  # run jobs inside `gateway serve`; None: on with SQLite under serve
+    # Email (gateway.outbox): the outbox is delivered over SMTP when smtp_url is set, else logged.
+    # A SecretStr: the password never shows in repr(settings), tracebacks or error messages.
+    smtp_url: SecretStr | None = None  # smtp://user:pass@host:port (STARTTLS per smtp_starttls), smtps:// (TLS)
+    smtp_starttls: Literal["auto", "always", "never"] = "auto"
+    smtp_sender: str = "Partner Gateway <no-reply@partner-gateway.localhost>"
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600)  # connecting, and each SMTP command
+    smtp_max_attempts: int = Field(default=8, ge=1, le=50)
+    smtp_ca_file: str | None = None  # a CA bundle to trust besides the system's (a private relay's CA)
+    public_url: str = "http://127.0.0.1:8000"  # where people reach this gateway: links in emails
 
     @field_validator("plugins", "cors_origins", mode="before")
     @classmethod
@@ -68,6 +85,39 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # messages never quote the value: it holds the password
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("use smtp://USER:PASSWORD@HOST:PORT (STARTTLS) or smtps://USER:PASSWORD@HOST:PORT (TLS)")
+        try:
+            parts.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError:
+            raise ValueError("the port must be a number") from None
+        if not parts.hostname:
+            raise ValueError("the URL names no host")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("smtp_sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        if "@" not in address or any(char in value for char in "\r\n"):
+            raise ValueError("an email address, e.g. 'Partner Gateway <no-reply@example.com>'")
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("an http(s) URL, e.g. https://gateway.example.com")
+        return value.strip().rstrip("/")
 
     @field_validator("env", mode="before")
     @classmethod
