@@ -7,6 +7,7 @@ from schema.access import (
     DELEGATED_ADMIN,
     EVERY_ORG_GRANT,
     MAPPED_ADMIN,
+    MAPPED_ANALYST,
     MAPPED_ANY,
     MEMBER_ADMIN,
     MEMBER_ANALYST,
@@ -50,6 +51,13 @@ CORE_ACTIONS = [
     # what its own people did in the organization, not the customer's (or another partner's) actions.
     _read("organization.read_partner_audit", "read what your partner did in this organization (audit log)",
           frozenset({MAPPED_ADMIN})),
+    # Events carry commercial data only (ids, plans, license counts, amounts, never people): those who
+    # administer the account, and the mapped partner that receives them by webhook (admins and analysts).
+    # Like the audit log, not an organization's plain members, nor the distributor above the reseller.
+    _read("organization.read_events", "read this organization's events (subscriptions, access, payments)",
+          ORG_ADMINS | {DELEGATED_ADMIN, MAPPED_ADMIN, MAPPED_ANALYST, PLATFORM_ADMIN, PLATFORM_ANALYST}),
+    _read("partner.read_events", "read the events concerning this partner",
+          frozenset({MEMBER_ADMIN, MEMBER_ANALYST, PLATFORM_ADMIN, PLATFORM_ANALYST})),
     _read("partner.read_customers", "list this partner's customers", PARTNER_READERS),
     _read("partner.read_resellers", "list this partner's resellers", PARTNER_READERS),
     _read("partner.read_deals", "read this partner's large deals",

@@ -6,13 +6,21 @@ its row, in the transaction of the change (webhooks create their deliveries ther
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from gateway.context import Context
 from gateway.events import DomainEvent
 from gateway.hookspecs import hookimpl
 from schema.events import hookspecs
+from schema.events.queries import OrganizationEventFields, PartnerEventFields
 from schema.events.service import store_event
+from schema.events.types import Event, visible_events
+
+if TYPE_CHECKING:
+    from gateway.hookspecs import NodeResolver
 
 
 @hookimpl
@@ -23,3 +31,18 @@ def gateway_add_hookspecs(pm: pluggy.PluginManager) -> None:
 @hookimpl(tryfirst=True)  # stored before other receivers act on it
 async def gateway_event(ctx: Context, event: DomainEvent) -> None:
     await store_event(ctx, event)
+
+
+@hookimpl
+def gateway_types() -> list[type]:
+    return [Event]
+
+
+@hookimpl
+def gateway_type_extensions() -> list[type]:
+    return [OrganizationEventFields, PartnerEventFields]
+
+
+@hookimpl
+def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
+    return {"Event": visible_events}
