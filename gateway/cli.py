@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from gateway.cli_catalog import catalog_group
+from gateway.cli_jobs import jobs_group, worker_command
 from gateway.cli_query import query_command
 from gateway.cli_support import make_runtime, plugin_manager, redact, run, settings_of
 from gateway.pan_scan import scan_pan_command
@@ -96,6 +97,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, reload: bool) 
     runtime = make_runtime(settings)  # fail here, in one line, on a bad plugin or schema
     run(runtime.dispose())
     configure_logging(settings.log_level)
+    if settings.jobs_in_process is None and settings.is_sqlite:  # the embedded default runs its jobs in-process
+        os.environ["GATEWAY_JOBS_IN_PROCESS"] = "true"  # read by the app factory in each uvicorn process
     where = f"http://{host}:{port}/graphql"
     click.echo(f"Serving {where}" + (" (GraphiQL in your browser)" if settings.graphiql else ""), err=True)
     uvicorn.run("gateway.http:create_app", factory=True, host=host, port=port, workers=workers if not reload else None,
@@ -117,6 +120,10 @@ async def upgrade_database(settings: Settings, pm: Any) -> str:
     outcome = await _migrate(settings, pm)
     engine = create_engine(settings.database_url)
     try:
+        if not settings.is_sqlite:  # the job queue (procrastinate's schema), installed or brought up to date
+            from gateway.worker import apply_engine_schema
+
+            outcome = f"{outcome}; {await apply_engine_schema(engine)}"
         synced = await sync_if_empty(pm, engine)
     finally:
         await engine.dispose()
@@ -377,6 +384,8 @@ def actions_command(ctx: click.Context, markdown: bool) -> None:
 cli.add_command(query_command)  # issue 8
 db.add_command(scan_pan_command)  # gateway db scan-pan (issue 11)
 cli.add_command(catalog_group)
+cli.add_command(worker_command)  # the job engine (issue 14)
+cli.add_command(jobs_group)
 schema_group.add_command(schema_check_command)  # gateway schema check (issue 13)
 
 

@@ -25,6 +25,7 @@ from gateway.cost import CostCheck, check_query_cost, parse_document, price_quer
 from gateway.errors import Unauthenticated
 from gateway.faults import DatabaseFaultGuard, is_database_unavailable, retry_after_header, unavailable_body
 from gateway.graphiql import graphiql_off_page, graphiql_page, graphiql_routes
+from gateway.job_runner import running_jobs
 from gateway.logging import RequestLogMiddleware, configure_logging
 from gateway.metrics import GatewayMetrics
 from gateway.persisted import PersistedQueryError, resolve_persisted_query
@@ -393,7 +394,8 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:  # Starlette 1.x has no on_shutdown
         tune_garbage_collector()
-        yield
+        async with running_jobs(runtime):  # GATEWAY_JOBS_IN_PROCESS (gateway serve on SQLite): gateway/job_runner.py
+            yield
         await runtime.dispose()
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
