@@ -58,6 +58,9 @@ CORE_ACTIONS = [
           ORG_ADMINS | {DELEGATED_ADMIN, MAPPED_ADMIN, MAPPED_ANALYST, PLATFORM_ADMIN, PLATFORM_ANALYST}),
     _read("partner.read_events", "read the events concerning this partner",
           frozenset({MEMBER_ADMIN, MEMBER_ANALYST, PLATFORM_ADMIN, PLATFORM_ANALYST})),
+    # A partner's webhook endpoints and delivery log: the same audience as its events (deliveries carry them).
+    _read("partner.read_webhooks", "read this partner's webhook endpoints and deliveries",
+          frozenset({MEMBER_ADMIN, MEMBER_ANALYST, PLATFORM_ADMIN, PLATFORM_ANALYST})),
     _read("partner.read_customers", "list this partner's customers", PARTNER_READERS),
     _read("partner.read_resellers", "list this partner's resellers", PARTNER_READERS),
     _read("partner.read_deals", "read this partner's large deals",
@@ -77,6 +80,10 @@ CORE_ACTIONS = [
            ORG_ADMINS | {PLATFORM_ADMIN}, restricted=frozenset({DELEGATED_ADMIN}), restricted_code=PARTNER_ADMIN_RESTRICTED,
            restricted_message="A partner admin can add organization members with the role MEMBER only; "
                               "only the organization's super admin or admins can give a user an admin role."),
+    # Endpoints receive the partner's events and hold the signing secret: the partner's own admins (and
+    # platform admins, for support) create, change, delete, rotate and redeliver; not the distributor above.
+    Action("webhook.manage", "manage this partner's webhook endpoints (create, change, delete, rotate the "
+           "secret, redeliver)", frozenset({MEMBER_ADMIN, PLATFORM_ADMIN})),
     # ------------------------------------------------------------ catalog
     Action("catalog.change_price", "change the list prices of the catalog", frozenset({PLATFORM_ADMIN})),
     # ------------------------------------------------------------ partners

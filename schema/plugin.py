@@ -34,11 +34,12 @@ from schema.identity import plugin as identity
 from schema.organizations import plugin as organizations
 from schema.people import plugin as people
 from schema.subscriptions import plugin as subscriptions
+from schema.webhooks import plugin as webhooks
 
 PARTS: dict[str, ModuleType] = {
     "identity": identity, "organizations": organizations, "people": people, "catalog": catalog,
     "subscriptions": subscriptions, "billing": billing, "deals": deals, "audit": audit, "events": events,
-    "analytics": analytics,
+    "webhooks": webhooks, "analytics": analytics,
 }
 
 
