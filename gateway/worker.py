@@ -162,8 +162,8 @@ async def queue_counts(engine: AsyncEngine) -> dict[str, dict[str, int]]:
         rows = await connection.execute(text(
             "SELECT task_name, status::text, count(*) FROM procrastinate_jobs GROUP BY 1, 2 ORDER BY 1, 2"))
         counts: dict[str, dict[str, int]] = {}
-        for job, status, count in rows.tuples():
-            counts.setdefault(str(job), {})[str(status)] = int(count)
+        for row in rows:
+            counts.setdefault(str(row[0]), {})[str(row[1])] = cast(int, row[2])
         return counts
 
 
@@ -173,8 +173,8 @@ async def recent_failures(engine: AsyncEngine, limit: int = 10) -> list[Failure]
             "SELECT j.id, j.task_name, j.attempts, j.args, max(e.at) FROM procrastinate_jobs j "
             "LEFT JOIN procrastinate_events e ON e.job_id = j.id WHERE j.status = 'failed' "
             "GROUP BY j.id ORDER BY j.id DESC LIMIT :limit"), {"limit": limit})
-        return [Failure(int(id), str(job), int(attempts), args if isinstance(args, dict) else json.loads(str(args or "{}")),
-                        at) for id, job, attempts, args, at in rows.tuples()]
+        return [Failure(cast(int, row[0]), str(row[1]), cast(int, row[2]),
+                        row[3] if isinstance(row[3], dict) else json.loads(str(row[3] or "{}")), row[4]) for row in rows]
 
 
 async def retry_failed(engine: AsyncEngine, job_id: int | None = None) -> list[int]:
