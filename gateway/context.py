@@ -19,7 +19,10 @@ from gateway.auth import Viewer
 from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
 from gateway.errors import DomainError, Forbidden, Unauthenticated, UserError
+from gateway.jobs import request_job
 from gateway.models import IdempotencyKey, Notification
+from gateway.outbox import JOB_NAME as OUTBOX_JOB_NAME
+from gateway.outbox import outbox_message_id
 from gateway.policy import ActionRegistry
 from gateway.request_cache import RequestCache, Slot
 from gateway.settings import Settings
@@ -44,8 +47,6 @@ class Host(Protocol):
     actions: ActionRegistry
 
     async def resolve_nodes(self, ctx: Context, ids: list[str]) -> list[Any]: ...
-
-    async def deliver_notification(self, notification: Notification) -> None: ...
 
 
 class RetryMutation(Exception):
@@ -124,14 +125,15 @@ class Context:
         self._after_commit.append(callback)
 
     def notify(self, *, to: str, subject: str, template: str, body: str) -> Notification:
-        """Put a notification in the outbox (same transaction); senders deliver it after commit."""
-        notification = Notification(to=to, subject=subject, template=template, body=body)
+        """Put an email in the outbox (same transaction) and ask for job ``outbox.deliver`` after the commit.
+
+        Nothing is sent when the transaction rolls back. The job sends it over SMTP with retries
+        (``gateway.outbox``); its ``message_id`` is fixed here, so a copy sent twice can be told apart.
+        """
+        notification = Notification(to=to, subject=subject, template=template, body=body,
+                                    message_id=outbox_message_id(self.settings))
         self.session.add(notification)
-
-        async def deliver() -> None:
-            await self.runtime.deliver_notification(notification)
-
-        self.after_commit(deliver)
+        request_job(self, OUTBOX_JOB_NAME)
         return notification
 
     async def claim_idempotency_key(self, scope: str, key: str, request: dict[str, Any]) -> IdempotencyKey | dict[str, Any]:

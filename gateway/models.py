@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, utcnow
@@ -35,10 +36,21 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+def new_message_id(domain: str = "partner-gateway.localhost") -> str:
+    """A globally unique RFC 5322 Message-ID, ``<random@domain>``: fixed when the message is queued."""
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
 class Notification(Base):
-    """The outbox: written in the mutation's transaction, delivered after commit."""
+    """The outbox, a delivery queue: written in the mutation's transaction, delivered by job ``outbox.deliver``.
+
+    ``status``: PENDING (waiting, or being retried at ``next_attempt_at``), SENT (the transport accepted
+    it at ``sent_at``) or FAILED (a permanent refusal, or ``GATEWAY_SMTP_MAX_ATTEMPTS`` attempts).
+    ``message_id`` stays the same over retries, so a receiver can drop a copy sent twice.
+    """
 
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(String(320), index=True)
@@ -47,6 +59,11 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(10), default="PENDING", server_default="PENDING")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True, default=lambda: new_message_id())
 
 
 class IdempotencyKey(Base):

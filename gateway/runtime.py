@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.auth import RoleMaps, Viewer, authenticate
 from gateway.composition import build_schema
 from gateway.context import Context
-from gateway.db import create_engine, session_factory, utcnow
+from gateway.db import create_engine, session_factory
 from gateway.demo import is_demo_token
 from gateway.errors import PluginContractError, Unauthenticated
-from gateway.models import Notification
 from gateway.plugins import contributions, create_plugin_manager, maybe_await
 from gateway.policy import ActionRegistry
 from gateway.relay import decode_id
@@ -53,9 +52,10 @@ class Runtime:
             extension_contributions=contributions(self.plugin_manager, "gateway_type_extensions"),
             settings=self.settings,
         )
+        # the plugins' senders replace the built-in transport of the outbox (gateway.outbox.transport_for)
         self.notification_senders = [
             sender for _, senders in contributions(self.plugin_manager, "gateway_notification_senders") for sender in senders
-        ] or [log_notification]
+        ]
 
     @property
     def hook(self) -> Any:
@@ -113,14 +113,6 @@ class Runtime:
                 results[position] = obj
         return results
 
-    async def deliver_notification(self, notification: Notification) -> None:
-        for sender in self.notification_senders:
-            await maybe_await(sender(notification))
-        async with self.sessions() as session, session.begin():
-            row = await session.get(Notification, notification.id)
-            if row is not None and row.sent_at is None:
-                row.sent_at = utcnow()
-
     def _remember_connection_loop(self, *_: Any) -> None:
         try:
             self._connection_loop = asyncio.get_running_loop()
@@ -141,7 +133,3 @@ class Runtime:
         else:
             await self.engine.dispose()
         self._connection_loop = None
-
-
-def log_notification(notification: Notification) -> None:
-    log.info("notification to=%s subject=%r template=%s", notification.to, notification.subject, notification.template)

@@ -20,6 +20,7 @@ import pluggy
 from gateway import models as host_models
 from gateway.db import Base
 from gateway.hookspecs import hookimpl
+from gateway.jobs import JobDefinition
 from gateway.plugins import part_name
 from gateway.policy import Action, SuspendedRefusal
 from schema import models
@@ -85,6 +86,15 @@ def gateway_grant_columns() -> list[str]:
 
 @hookimpl
 def gateway_cli_commands() -> list[click.Command]:
+    from gateway.outbox_cli import outbox_group
     from schema.scaffold import plugin_group
 
-    return [plugin_group]  # gateway plugin new NAME [--path DIR]
+    return [plugin_group, outbox_group]  # gateway plugin new NAME [--path DIR]; gateway outbox list|retry
+
+
+@hookimpl
+def gateway_jobs() -> list[JobDefinition]:
+    """The host's own jobs come from here, as its tables do: the outbox's delivery (gateway.outbox)."""
+    from gateway.outbox import OUTBOX_JOB
+
+    return [OUTBOX_JOB]
