@@ -171,8 +171,13 @@ def gateway_demo_roles() -> dict[str, str]:
 # ---------------------------------------------------------------- delivery and events
 @hookspec
 def gateway_notification_senders() -> list[NotificationSender]:
-    """Return senders ``fn(notification)`` (may be async) that deliver outbox notifications after commit;
-    without any, notifications are logged."""
+    """Return senders ``fn(notification)`` (may be async) that deliver outbox notifications.
+
+    Job ``outbox.deliver`` calls them for each due message (``gateway.outbox``); when any plugin answers,
+    they replace the built-in transport (SMTP with ``GATEWAY_SMTP_URL``, else the log). A sender that
+    raises fails the attempt: the message is retried with backoff (``gateway.outbox.DeliveryRefused``
+    with ``permanent=True`` fails it at once), so a sender may be called again for the same message.
+    """
 
 
 @hookspec
