@@ -137,6 +137,7 @@ async def record(session: AsyncSession, outcomes: list[Outcome], now: dt.datetim
                  rng: random.Random) -> Counter[str]:
     """Write the outcomes (one transaction); a delivery changed since its claim (redelivered) is left alone."""
     counts: Counter[str] = Counter()
+    answered: set[int] = set()
     async with session.begin():
         for outcome in outcomes:
             claimed = outcome.claimed
@@ -159,11 +160,13 @@ async def record(session: AsyncSession, outcomes: list[Outcome], now: dt.datetim
             if not getattr(result, "rowcount", 1):
                 continue
             if outcome.ok:
-                await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == claimed.endpoint_id,
-                                                                    WebhookEndpoint.consecutive_failures != 0)
-                                      .values(consecutive_failures=0))
+                answered.add(claimed.endpoint_id)
             elif exhausted and await endpoint_failed(session, claimed.endpoint_id, settings):
                 counts["endpoints_disabled"] += 1
+        if answered:  # a success ends an endpoint's run of failed deliveries
+            await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id.in_(answered),
+                                                                WebhookEndpoint.consecutive_failures != 0)
+                                  .values(consecutive_failures=0))
     return counts
 
 
