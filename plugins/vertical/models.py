@@ -102,6 +102,8 @@ class DeveloperAccess(Base):
     granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[dt.datetime | None]
     revoked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # GRANTED: the developer's access code (accessUrl); REQUESTED: the key of the request's grant links
+    # (services/grant_links.py); None otherwise. Replaced at every step, so an old link stops working.
     access_code: Mapped[str | None] = mapped_column(String(64))
 
 

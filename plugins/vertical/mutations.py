@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import strawberry
@@ -9,14 +10,15 @@ from sqlalchemy import Select, select
 
 from gateway.composition import Mutation, extends
 from gateway.context import Context, run_mutation
+from gateway.db import utcnow
 from gateway.errors import DomainError, UserError
 from gateway.events import DomainEvent, emit
 from gateway.models import IdempotencyKey
-from gateway.relay import decode_pk
+from gateway.relay import decode_pk, encode_id
 from plugins.vertical import models, runner
 from plugins.vertical.access import authorize_instance, authorize_solution, ensure_developer_customer, forget_grants
 from plugins.vertical.events import developer_access_event, solution_upgraded
-from plugins.vertical.services import developer_access, solutions, upgrades
+from plugins.vertical.services import developer_access, grant_links, solutions, upgrades
 from plugins.vertical.services.customers import customer_conditions
 from plugins.vertical.types import (
     Solution,
@@ -260,7 +262,9 @@ class SolutionMutations:
     @strawberry.mutation(description="The developer asks the organization's super admin for access to this instance.")
     async def request_developer_access(self, info: strawberry.Info[Context, None],
                                        input: DeveloperAccessInput) -> SolutionInstancePayload:
-        return await _access_step(info.context, input, "request_developer_access", developer_access.request_access)
+        ctx: Context = info.context
+        request = functools.partial(developer_access.request_access, link_base=ctx.settings.public_url)
+        return await _access_step(ctx, input, "request_developer_access", request)
 
     @strawberry.mutation(description="The organization's super admin grants the developer admin access to this instance.")
     async def grant_developer_access(self, info: strawberry.Info[Context, None],
@@ -296,6 +300,22 @@ async def _replay_upgrade(ctx: Context, stored: dict[str, Any]) -> UpgradeSoluti
     assert instance is not None
     return UpgradeSolutionInstancePayload(upgrade=SolutionUpgrade.from_row(upgrade),
                                           instance=SolutionInstance.from_row(instance))
+
+
+async def grant_by_link(ctx: Context, claim: grant_links.LinkClaim, instance_pk: int) -> SolutionInstancePayload:
+    """The grant of a mail's "Grant access" link (grant_page.py): ``grantDeveloperAccess`` made as the link's
+    super admin (``ctx.viewer``), the link checked again in the transaction, once the rows are locked."""
+
+    async def grant(session: Any, instance: models.SolutionInstance, user_id: int,
+                    notify: developer_access.Notify) -> models.DeveloperAccess:
+        access = await developer_access.current_access(session, instance.id)
+        reason = grant_links.problem(claim, access, utcnow())
+        if reason is not None or user_id != claim.user_id:
+            raise DomainError("GRANT_LINK_INVALID", reason or "This link belongs to another user.", "token")
+        return await developer_access.grant_access(session, instance, user_id, notify)
+
+    target = DeveloperAccessInput(instance_id=strawberry.ID(encode_id("SolutionInstance", instance_pk)))
+    return await _access_step(ctx, target, "grant_developer_access", grant)
 
 
 async def _access_step(ctx: Context, input: DeveloperAccessInput, step: str,

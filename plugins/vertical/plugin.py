@@ -15,7 +15,8 @@ from plugins.vertical import hookspecs
 from plugins.vertical.actions import ACTIONS
 from plugins.vertical.catalog import CATALOG
 from plugins.vertical.demo import seed_demo
-from plugins.vertical.export import ROUTES
+from plugins.vertical.export import ROUTES as EXPORT_ROUTES
+from plugins.vertical.grant_page import ROUTES as GRANT_ROUTES
 from plugins.vertical.models import MODELS
 from plugins.vertical.mutations import SolutionMutations
 from plugins.vertical.outbox import Notification, OutboxQueries, visible_notifications
@@ -76,7 +77,7 @@ def gateway_node_resolvers() -> Mapping[str, NodeResolver]:
 
 @hookimpl
 def gateway_routes() -> list[BaseRoute]:
-    return list(ROUTES)
+    return [*EXPORT_ROUTES, *GRANT_ROUTES]
 
 
 @hookimpl

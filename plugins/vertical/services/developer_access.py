@@ -19,6 +19,7 @@ from gateway.models import User
 from gateway.relay import encode_id
 from gateway.sensitive import random_token
 from plugins.vertical.models import DeveloperAccess, Solution, SolutionInstance
+from plugins.vertical.services import grant_links
 from schema.models import Organization, OrganizationMember, Partner, PartnerMember
 
 
@@ -34,6 +35,7 @@ AccessStep = Callable[[AsyncSession, SolutionInstance, int, Notify], Awaitable[D
 CONSOLE_URL_ENV = "GATEWAY_VERTICAL_CONSOLE_URL"
 DEFAULT_CONSOLE_URL = "https://console.partner-gateway.example"
 DEVELOPER_ROLES = ("DEVELOPER", "PARTNER_ADMIN")  # who receives the developer's emails
+DEFAULT_LINK_BASE = "http://127.0.0.1:8000"  # GATEWAY_PUBLIC_URL's default
 
 
 def access_url(instance_id: int, code: str) -> str:
@@ -49,7 +51,8 @@ async def access_by_instance(session: AsyncSession, instance_ids: list[int]) -> 
     return {row.instance_id: row for row in rows}
 
 
-async def _current(session: AsyncSession, instance_id: int) -> DeveloperAccess | None:
+async def current_access(session: AsyncSession, instance_id: int) -> DeveloperAccess | None:
+    """The instance's access row, locked for this transaction (FOR UPDATE on PostgreSQL)."""
     return await session.scalar(select(DeveloperAccess).where(DeveloperAccess.instance_id == instance_id)
                                 .with_for_update().execution_options(populate_existing=True))
 
@@ -63,11 +66,17 @@ async def _names(session: AsyncSession, instance: SolutionInstance) -> tuple[Sol
     return solution, organization, developer
 
 
-async def super_admin_emails(session: AsyncSession, organization_id: int) -> list[str]:
-    return list((await session.scalars(
-        select(User.email).join(OrganizationMember, OrganizationMember.user_id == User.id)
+async def super_admins(session: AsyncSession, organization_id: int) -> list[tuple[int, str]]:
+    """(user id, email) of the organization's super admins."""
+    rows = (await session.execute(
+        select(User.id, User.email).join(OrganizationMember, OrganizationMember.user_id == User.id)
         .where(OrganizationMember.organization_id == organization_id, OrganizationMember.role == "SUPER_ADMIN")
-        .order_by(User.email))).all())
+        .order_by(User.email))).all()
+    return [(user_id, email) for user_id, email in rows]
+
+
+async def super_admin_emails(session: AsyncSession, organization_id: int) -> list[str]:
+    return [email for _, email in await super_admins(session, organization_id)]
 
 
 async def developer_emails(session: AsyncSession, access: DeveloperAccess, developer_partner_id: int) -> list[str]:
@@ -83,13 +92,17 @@ async def developer_emails(session: AsyncSession, access: DeveloperAccess, devel
 
 
 async def request_access(session: AsyncSession, instance: SolutionInstance, user_id: int,
-                         notify: Notify) -> DeveloperAccess:
-    """The developer asks the organization's super admin for access to this instance."""
+                         notify: Notify, *, link_base: str = DEFAULT_LINK_BASE) -> DeveloperAccess:
+    """The developer asks the organization's super admin for access to this instance.
+
+    Each super admin's mail carries a "Grant access" link of their own (``grant_links``): a page of
+    the gateway at ``link_base`` (``GATEWAY_PUBLIC_URL``) that grants it as them after a confirmation.
+    """
     if instance.account_status == "INACTIVE":
         raise DomainError("INSTANCE_INACTIVE",
                           "This customer's account is inactive; developer access cannot be requested for it.",
                           "instanceId")
-    access = await _current(session, instance.id)
+    access = await current_access(session, instance.id)
     if access is not None and access.status in ("REQUESTED", "GRANTED"):
         state = "granted" if access.status == "GRANTED" else "requested and waiting for the customer"
         raise DomainError("DEVELOPER_ACCESS_EXISTS",
@@ -100,23 +113,28 @@ async def request_access(session: AsyncSession, instance: SolutionInstance, user
         session.add(access)
     access.status, access.requested_at, access.requested_by_user_id = "REQUESTED", now, user_id
     access.granted_at = access.granted_by_user_id = access.revoked_at = access.revoked_by_user_id = None
-    access.access_code = None
+    access.access_code = random_token(24)  # while REQUESTED: the key of this request's grant links
     await session.flush()
     solution, organization, developer = await _names(session, instance)
     requester = await session.get(User, user_id)
-    for email in await super_admin_emails(session, organization.id):
+    for admin_id, email in await super_admins(session, organization.id):
+        url = grant_links.link(link_base, grant_links.make_token(access, admin_id, now))
         notify(to=email, subject=f"{developer.name} asks for access to {solution.name}",
                template="vertical.developer_access_requested",
-               body=(f"{requester.name if requester else 'A developer'} of {developer.name} asks for access to "
-                     f"{solution.name} of {organization.domain}. Grant it with grantDeveloperAccess "
-                     f"(instance {encode_id('SolutionInstance', instance.id)}) or ignore this request."))
+               body=(f"{requester.name if requester else 'A developer'} of {developer.name} asks for admin access "
+                     f"to {solution.name} of {organization.domain}.\n\n"
+                     f"Grant access: {url}\n\n"
+                     f"The link is yours alone and works once, for {grant_links.LINK_TTL.days} days; it asks you to "
+                     f"confirm first. You can also grant it with grantDeveloperAccess (instance "
+                     f"{encode_id('SolutionInstance', instance.id)}), refuse it with revokeDeveloperAccess, "
+                     f"or ignore this request."))
     return access
 
 
 async def grant_access(session: AsyncSession, instance: SolutionInstance, user_id: int,
                        notify: Notify) -> DeveloperAccess:
     """The organization's super admin grants access (with or without a prior request)."""
-    access = await _current(session, instance.id)
+    access = await current_access(session, instance.id)
     if access is not None and access.status == "GRANTED":
         raise DomainError("DEVELOPER_ACCESS_EXISTS", "Developer access to this instance is already granted.",
                           "instanceId")
@@ -142,7 +160,7 @@ async def grant_access(session: AsyncSession, instance: SolutionInstance, user_i
 async def revoke_access(session: AsyncSession, instance: SolutionInstance, user_id: int,
                         notify: Notify) -> DeveloperAccess:
     """The organization's super admin ends access (or refuses a pending request) at any time."""
-    access = await _current(session, instance.id)
+    access = await current_access(session, instance.id)
     if access is None or access.status == "REVOKED":
         raise DomainError("NO_DEVELOPER_ACCESS", "The developer has no access to this instance to revoke.",
                           "instanceId")

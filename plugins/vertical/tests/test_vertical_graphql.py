@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.relay import encode_id
-from gateway.testing import run_query
+from gateway.testing import run_job, run_query
 from plugins.vertical.models import SolutionInstance, SolutionUpgrade
 from plugins.vertical.tests.conftest import VerticalWorld, add_organization, build_vertical_world
 from schema.models import AuditEvent
@@ -227,7 +227,10 @@ async def test_developer_access_flow_with_outbox_and_audit(gql: Any, runtime: An
     assert requested["instance"]["developerAccess"]["status"] == "REQUESTED"
     mail = (await gql(outbox, {"to": "boss@acme.example"}, token=admin)).ok()["outbox"]
     assert mail["totalCount"] == 1 and mail["nodes"][0]["template"] == "vertical.developer_access_requested"
-    assert mail["nodes"][0]["sentAt"] is not None  # the default log sender delivered it after commit
+    assert mail["nodes"][0]["sentAt"] is None  # queued; job outbox.deliver sends it
+    assert (await run_job(runtime, "outbox.deliver"))["sent"] == 1  # the log transport (development)
+    mail = (await gql(outbox, {"to": "boss@acme.example"}, token=admin)).ok()["outbox"]
+    assert mail["nodes"][0]["sentAt"] is not None
     twice = (await gql(ACCESS % "requestDeveloperAccess", acme, token=dev)).ok()["requestDeveloperAccess"]
     assert twice["userErrors"][0]["code"] == "DEVELOPER_ACCESS_EXISTS" and "already exists" in twice["userErrors"][0]["message"]
 
