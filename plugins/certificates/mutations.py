@@ -20,7 +20,8 @@ from plugins.certificates.types import CertificateInventoryLine, InventoryKind
 from schema.access import authorize_organization, authorize_platform, record_audit
 from schema.models import Subscription as SubscriptionRow
 from schema.models import SubscriptionChange as SubscriptionChangeRow
-from schema.subscriptions.events import renewal_due, subscription_event
+from schema.subscriptions.events import subscription_event
+from schema.subscriptions.renewals import renew_due
 from schema.subscriptions.service import ensure_subscription_authority, load_subscription_for_update
 from schema.subscriptions.types import ProductSubscription
 
@@ -87,8 +88,13 @@ class RenewSubscriptionsInput:
 
 @strawberry.type
 class RenewSubscriptionsPayload:
-    renewed: list[ProductSubscription] = strawberry.field(default_factory=list)
+    renewed: list[ProductSubscription] = strawberry.field(
+        default_factory=list, description="Renewed and charged (or paid on a dunning retry).")
     expired: list[ProductSubscription] = strawberry.field(default_factory=list)
+    past_due: list[ProductSubscription] = strawberry.field(
+        default_factory=list, description="Renewed, but the charge failed: retried on the dunning schedule.")
+    suspended: list[ProductSubscription] = strawberry.field(
+        default_factory=list, description="The last dunning retry failed.")
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -197,8 +203,9 @@ class CertificateMutations:
 
         return await run_mutation(ctx, UseCertificateInventoryPayload, body)
 
-    @strawberry.mutation(description="Platform admins: renew or expire every certificate subscription whose period "
-                                     "ended by asOf. Running it again for the same moment changes nothing.")
+    @strawberry.mutation(description="Platform admins: what the daily job subscriptions.renew does, now: renew "
+                                     "(and charge), expire and dun every subscription, of every product, due by "
+                                     "asOf. Running it again for the same moment changes nothing.")
     async def renew_subscriptions(self, info: strawberry.Info[Context, None],
                                   input: RenewSubscriptionsInput | None = None) -> RenewSubscriptionsPayload:
         ctx: Context = info.context
@@ -208,21 +215,29 @@ class CertificateMutations:
 
         async def body() -> RenewSubscriptionsPayload:
             decision = authorize_platform(ctx, RENEW_SUBSCRIPTIONS)
-
-            async def due(subscription: SubscriptionRow) -> None:
-                await emit(ctx, renewal_due(subscription, as_of))
-
-            outcome = await service.renew_due(ctx.session, as_of=as_of, on_due=due, on_change=_changed(ctx),
-                                              actor_user_id=ctx.viewer.user_id, via=decision.via)
-            for kind, rows in (("renewed", outcome.renewed), ("expired", outcome.expired)):
-                for row in rows:
-                    record_audit(ctx, f"certificates.subscription_{kind}", via=decision.via, organization_id=row.organization_id,
-                              details={"subscriptionId": row.id, "asOf": as_of.isoformat(),
-                                       "periodEnd": row.current_period_end.isoformat()})
+            # The core's renewal sweep, for every product: one transaction per subscription, its own sessions.
+            run = await renew_due(ctx.runtime, as_of, viewer=ctx.viewer, via=decision.via)
+            outcomes = (("renewed", run.renewed + run.recovered), ("past_due", run.past_due),
+                        ("suspended", run.suspended), ("expired", run.expired))
+            rows = {row.id: row for row in (await ctx.session.scalars(select(SubscriptionRow).where(
+                SubscriptionRow.id.in_([pk for _, pks in outcomes for pk in pks])))).all()}
+            for kind, pks in outcomes:
+                for pk in pks:
+                    row = rows[pk]
+                    record_audit(ctx, f"subscription.{kind}", via=decision.via, organization_id=row.organization_id,
+                                 details={"subscriptionId": row.id, "asOf": as_of.isoformat(),
+                                          "periodEnd": row.current_period_end.isoformat()})
             record_audit(ctx, RENEW_SUBSCRIPTIONS, via=decision.via, details={
-                "asOf": as_of.isoformat(), "renewed": [s.id for s in outcome.renewed],
-                "expired": [s.id for s in outcome.expired]})
-            return RenewSubscriptionsPayload(renewed=[ProductSubscription.from_row(s) for s in outcome.renewed],
-                                             expired=[ProductSubscription.from_row(s) for s in outcome.expired])
+                "asOf": as_of.isoformat(), **{kind: pks for kind, pks in outcomes}, "errors": run.errors})
+
+            def nodes(pks: list[int]) -> list[ProductSubscription]:
+                return [ProductSubscription.from_row(rows[pk]) for pk in sorted(pks)]
+
+            errors = [UserError(code="RENEWAL_INCOMPLETE", field=None, message=(
+                f"{len(run.errors)} subscription(s) failed and were rolled back; run again (the job retries them)."))
+            ] if run.errors else []
+            return RenewSubscriptionsPayload(renewed=nodes(run.renewed + run.recovered), expired=nodes(run.expired),
+                                             past_due=nodes(run.past_due), suspended=nodes(run.suspended),
+                                             user_errors=errors)
 
         return await run_mutation(ctx, RenewSubscriptionsPayload, body)

@@ -17,17 +17,23 @@ from plugins.certificates.demo import seed_demo
 from plugins.certificates.models import CertificateInventory, CertificateType
 from plugins.certificates.mutations import CertificateMutations
 from plugins.certificates.queries import CertificateQueries
+from plugins.certificates.service import roll_renewal_inventory
 from plugins.certificates.types import CertificateType as CertificateTypeNode
 from plugins.certificates.types import SubscriptionCertificateFields, visible_certificate_types
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from gateway.catalog import CatalogReport
+    from gateway.context import Context
     from gateway.demo import DemoData
     from gateway.hookspecs import NodeResolver
     from gateway.policy import Action
     from schema.catalog.declaration import ProductSpec
+    from schema.catalog.pricing import Charge
+    from schema.models import Subscription
 
 
 @hookimpl
@@ -73,3 +79,10 @@ async def gateway_seed_catalog(session: AsyncSession, only_if_empty: bool) -> Ca
 @hookimpl
 async def gateway_seed_demo(session: AsyncSession, demo: DemoData) -> None:
     await seed_demo(session, demo)
+
+
+@hookimpl
+async def gateway_subscription_renewal(ctx: Context, subscription: Subscription, period_start: dt.datetime,
+                                       period_end: dt.datetime) -> list[Charge]:
+    """The core renews every product; a certificate subscription's renewal inventory becomes current and is charged."""
+    return await roll_renewal_inventory(ctx.session, subscription, period_start, period_end)

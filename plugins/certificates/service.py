@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
@@ -19,6 +19,7 @@ from gateway.errors import DomainError, NotFound
 from plugins.certificates.models import CertificateInventory, CertificateType
 from schema.billing.proration import prorate
 from schema.billing.service import add_invoice_line
+from schema.catalog.pricing import Charge
 from schema.catalog.service import CATALOG_STEP, refuse_if_catalog_empty
 from schema.models import InvoiceLine, Plan, Product, Subscription, SubscriptionChange
 
@@ -43,15 +44,8 @@ class SubscriptionSpec:
     auto_renew: bool = True
 
 
-# Callbacks through which the caller emits the core's subscription events (changed, renewal due).
+# The callback through which the caller emits the core's subscription events.
 OnChange = Callable[[Subscription, SubscriptionChange], Awaitable[None]]
-RenewalDue = Callable[[Subscription], Awaitable[None]]
-
-
-@dataclass
-class RenewalOutcome:
-    renewed: list[Subscription] = field(default_factory=list)
-    expired: list[Subscription] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- periods and prices
@@ -327,72 +321,25 @@ async def use_inventory(session: AsyncSession, *, subscription_id: int, certific
 
 
 # ---------------------------------------------------------------- renewals
-def next_period(period_end: dt.datetime, as_of: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The yearly period that follows ``period_end`` and contains ``as_of``.
+async def roll_renewal_inventory(session: AsyncSession, subscription: Subscription, period_start: dt.datetime,
+                                 period_end: dt.datetime) -> list[Charge]:
+    """At the core's renewal of a certificate subscription (row locked): the new period starts with
+    current = renewal inventory and used = 0; its charges are renewal quantity × unit price per type.
 
-    When renewals were not run for more than a year, the missed years are skipped: the
-    inventory could not be used after the period ended, so nothing is billed for them.
-    """
-    years = 1
-    while add_years(period_end, years) <= as_of:
-        years += 1
-    return add_years(period_end, years - 1), add_years(period_end, years)
-
-
-async def renew_due(session: AsyncSession, *, as_of: dt.datetime, on_due: RenewalDue | None = None,
-                    on_change: OnChange | None = None, actor_user_id: int | None = None,
-                    via: str | None = None) -> RenewalOutcome:
-    """Renew or expire every ACTIVE certificate subscription whose period ended by ``as_of``.
-
-    Auto-renew ones start the next yearly period with current = renewal inventory, used = 0,
-    and one invoice line per certificate type (renewal quantity × unit price); the others
-    become EXPIRED. Suspended subscriptions are left alone until enabled. Running it again
-    for the same date finds nothing due. On PostgreSQL the due rows are locked, so a
-    concurrent run waits and then skips what this one renewed.
-    """
-    due = (await session.scalars(
-        select(Subscription).where(
-            Subscription.product_id == _certificates_product_id(), Subscription.status == "ACTIVE",
-            Subscription.current_period_end <= as_of,
-        ).order_by(Subscription.id).with_for_update().execution_options(populate_existing=True)
-    )).all()
-    outcome = RenewalOutcome()
-    if not due:
-        return outcome
-    inventory = await inventory_rows(session, [s.id for s in due], lock=True)
-    type_ids = {row.certificate_type_id for rows in inventory.values() for row in rows}
+    Answered from ``gateway_subscription_renewal``; any other product's subscription gets ``[]``."""
+    if subscription.product_id != await _product_id(session):
+        return []
+    rows = (await inventory_rows(session, [subscription.id], lock=True))[subscription.id]
+    type_ids = {row.certificate_type_id for row in rows}
     types = {t.id: t for t in (await session.scalars(
         select(CertificateType).where(CertificateType.id.in_(type_ids)))).all()} if type_ids else {}
-    for subscription in due:
-        if on_due is not None:
-            await on_due(subscription)
-        old_start, old_end = subscription.current_period_start, subscription.current_period_end
-        subscription.version += 1
-        if not subscription.auto_renew:
-            subscription.status = "EXPIRED"
-            await _record_change(session, subscription, SubscriptionChange(
-                subscription_id=subscription.id, kind="EXPIRED", from_plan_id=subscription.plan_id,
-                to_plan_id=subscription.plan_id, actor_user_id=actor_user_id, via=via, at=as_of,
-                details={"periodEnd": old_end.isoformat(), "asOf": as_of.isoformat()}), on_change)
-            outcome.expired.append(subscription)
-            continue
-        start, end = next_period(old_end, as_of)
-        subscription.current_period_start, subscription.current_period_end = start, end
-        renewed: dict[str, int] = {}
-        for row in inventory[subscription.id]:
-            row.current, row.used, row.updated_at = row.renewal, 0, as_of
-            certificate_type = types[row.certificate_type_id]
-            renewed[certificate_type.code] = row.renewal
-            if row.renewal > 0:
-                await _line(session, subscription,
-                            f"Renewal: {row.renewal} × {certificate_type.name}, {_period(start, end)}",
-                            certificate_type.unit_price * row.renewal, certificate_type.currency, prorated=False)
-        await _record_change(session, subscription, SubscriptionChange(
-            subscription_id=subscription.id, kind="RENEWED", from_plan_id=subscription.plan_id,
-            to_plan_id=subscription.plan_id, actor_user_id=actor_user_id, via=via, at=as_of,
-            details={"previousPeriod": [old_start.isoformat(), old_end.isoformat()],
-                     "period": [start.isoformat(), end.isoformat()], "certificates": renewed},
-        ), on_change)
-        outcome.renewed.append(subscription)
+    charges = []
+    for row in rows:
+        row.current, row.used, row.updated_at = row.renewal, 0, period_start
+        certificate_type = types[row.certificate_type_id]
+        if row.renewal > 0:
+            charges.append(Charge(f"certificate:{certificate_type.code}",
+                                  f"{row.renewal} × {certificate_type.name}, {_period(period_start, period_end)}",
+                                  certificate_type.unit_price * row.renewal, certificate_type.currency))
     await session.flush()
-    return outcome
+    return charges

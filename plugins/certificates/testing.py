@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from gateway.runtime import Runtime
 from plugins.certificates.catalog import ensure_certificate_catalog
 from plugins.certificates.service import Item, SubscriptionSpec, create_subscriptions
+from schema.models import PaymentMethod
 from schema.testing import World, build_world
 
 UTC = dt.UTC
@@ -18,10 +19,15 @@ def at(year: int, month: int, day: int, hour: int = 12) -> dt.datetime:
 
 
 async def certificate_world(runtime: Runtime) -> World:
-    """``schema.testing.build_world`` with the CERTIFICATES product, plan and certificate types."""
+    """``schema.testing.build_world`` with the CERTIFICATES product, plan and certificate types, and a card on
+    file for acme and direct (renewals charge it)."""
     world = await build_world(runtime)
     async with runtime.sessions() as session, session.begin():
         await ensure_certificate_catalog(session)
+        for key in ("acme", "direct"):
+            session.add(PaymentMethod(organization_id=world.organizations[key], owner="CUSTOMER_CARD",
+                                      processor_token="tok_certificates_test", brand="VISA", last4="4242",
+                                      exp_month=12, exp_year=2099))
     return world
 
 

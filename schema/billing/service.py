@@ -29,13 +29,16 @@ CARD_OWNERS = ("RESELLER_CARD", "CUSTOMER_CARD")
 
 
 async def charge_organization(ctx: Context, organization_id: int, amount: Decimal, currency: str, description: str,
-                              *, idempotency_key: str | None = None) -> Payment:
+                              *, idempotency_key: str | None = None, processor_key: str | None = None) -> Payment:
     """Charge the organization's card through the payment processor and record the Payment.
 
     Runs inside the caller's transaction (``run_mutation``). The payment is tagged with the
     card's owner (RESELLER_CARD / CUSTOMER_CARD). With ``idempotency_key`` the same key for
     the same organization charges once: the second call returns the first Payment. Refusals:
     INVALID_AMOUNT (not positive), NO_PAYMENT_METHOD, CARD_EXPIRED, PAYMENT_DECLINED.
+
+    ``processor_key`` (renewals): the idempotency key given to the processor as is, without a claim
+    in this database; the caller's own ledger row (e.g. ``renewal_charges``) dedupes on our side.
     """
     value, code = parse_money(amount, currency)
     value = round_money(value)
@@ -62,7 +65,8 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
     try:
         reference = await maybe_await(processor.charge(
             token=method.processor_token, amount=value, description=description,
-            idempotency_key=f"{organization_id}:{idempotency_key}" if idempotency_key else None, currency=code,
+            idempotency_key=processor_key or (f"{organization_id}:{idempotency_key}" if idempotency_key else None),
+            currency=code,
         ))
     except PaymentDeclined as declined:
         raise DomainError("PAYMENT_DECLINED", f"{declined} Use another card or contact the card holder.") from None

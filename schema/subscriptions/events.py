@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from gateway.events import DomainEvent
 from schema.models import Subscription, SubscriptionChange
@@ -17,10 +18,11 @@ class SubscriptionEvent(DomainEvent):
     organization_id: int
     product_id: int
     plan_id: int
-    status: str  # TRIAL ACTIVE SUSPENDED CANCELLED EXPIRED
+    status: str  # TRIAL ACTIVE PAST_DUE SUSPENDED CANCELLED EXPIRED
     license_count: int
     change_id: int
-    change_kind: str  # ADDED PURCHASED CHANGED SUSPENDED ENABLED AUTO_RENEW RENEWED EXPIRED
+    change_kind: str  # ADDED PURCHASED CHANGED SUSPENDED ENABLED AUTO_RENEW RENEWED EXPIRED SCHEDULED_CHANGE
+    #                   SCHEDULED_CHANGE_CANCELLED PAYMENT_FAILED PAYMENT_RECOVERED
     from_plan_id: int | None = None
     from_licenses: int | None = None
 
@@ -45,6 +47,20 @@ class SubscriptionRenewed(SubscriptionEvent):
 @dataclass(frozen=True, kw_only=True)
 class SubscriptionExpired(SubscriptionEvent):
     type = "subscription.expired"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubscriptionPaymentFailed(SubscriptionEvent):
+    """A renewal charge failed (``attempt`` 1 at the renewal, then each dunning retry). ``next_attempt_at``:
+    when it is tried again; None when that was the last retry and the subscription is now SUSPENDED."""
+
+    type = "subscription.payment_failed"
+    amount: Decimal
+    currency: str
+    attempt: int
+    error_code: str
+    period_start: dt.datetime
+    next_attempt_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

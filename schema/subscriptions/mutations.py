@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from gateway.policy import Decision
 from gateway.relay import decode_pk
 from schema.access import authorize_organization
 from schema.models import Subscription as SubscriptionRow
-from schema.subscriptions import service
+from schema.subscriptions import scheduled, service
 from schema.subscriptions.types import ProductSubscription, SubscriptionPayload
 
 
@@ -42,6 +43,13 @@ class PurchaseSubscriptionInput:
     idempotency_key: str = strawberry.field(description="The same key twice charges once.")
 
 
+@strawberry.enum(description="When a change takes effect.")
+class SubscriptionChangeEffective(enum.Enum):
+    IMMEDIATELY = strawberry.enum_value("IMMEDIATELY", description="Now, pro-rated on the upcoming invoice.")
+    AT_RENEWAL = strawberry.enum_value("AT_RENEWAL", description="At the next renewal (the end of the current "
+                                       "period): stored as the subscription's scheduledChange, nothing charged now.")
+
+
 @strawberry.input
 class ChangeSubscriptionInput:
     subscription_id: strawberry.ID
@@ -51,6 +59,9 @@ class ChangeSubscriptionInput:
     storage_gb: int | None = None
     add_ons: list[SubscriptionAddOnInput] | None = strawberry.field(
         default=None, description="Each listed add-on is set to its quantity (0 removes it); others stay.")
+    effective: SubscriptionChangeEffective = strawberry.field(
+        default=SubscriptionChangeEffective.IMMEDIATELY,
+        description="AT_RENEWAL schedules the change for the next renewal (it adds to a change already scheduled).")
 
 
 @strawberry.input
@@ -135,10 +146,26 @@ class SubscriptionMutations:
         async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
             request = {"planCode": input.plan_code, "licenseCount": input.license_count, "storageGb": input.storage_gb,
                        "addOns": None if input.add_ons is None else [[a.code, a.quantity] for a in input.add_ons]}
+            if input.effective is SubscriptionChangeEffective.AT_RENEWAL:
+                request["effective"] = input.effective.value  # keeps the first wave's fingerprints as they were
+                return await _idempotent(ctx, f"subscription.change:{pk}", input.idempotency_key, request,
+                                         lambda: scheduled.schedule_change(
+                                             ctx, decision, pk, plan_code=input.plan_code,
+                                             license_count=input.license_count, storage_gb=input.storage_gb,
+                                             add_ons=_add_ons(input.add_ons)))
             return await _idempotent(ctx, f"subscription.change:{pk}", input.idempotency_key, request,
                                      lambda: service.change_subscription(
                                          ctx, decision, pk, plan_code=input.plan_code, license_count=input.license_count,
                                          storage_gb=input.storage_gb, add_ons=_add_ons(input.add_ons)))
+
+        return await _on_subscription(info, input.subscription_id, "subscription.change", apply)
+
+    @strawberry.mutation(description="Drop the change scheduled for the next renewal (changeSubscription with "
+                                     "effective: AT_RENEWAL). Allowed to those who may change the subscription.")
+    async def cancel_scheduled_change(self, info: strawberry.Info[Context, None],
+                                      input: SubscriptionInput) -> SubscriptionPayload:
+        async def apply(ctx: Context, decision: Decision, pk: int) -> SubscriptionPayload:
+            return _payload(await scheduled.cancel_scheduled_change(ctx, decision, pk))
 
         return await _on_subscription(info, input.subscription_id, "subscription.change", apply)
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+import pluggy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.demo import DemoData
 from gateway.hookspecs import hookimpl
+from gateway.jobs import JobDefinition
+from schema.subscriptions import hookspecs
 from schema.subscriptions.demo import seed_demo
 from schema.subscriptions.mutations import SubscriptionMutations
 from schema.subscriptions.queries import InvoiceLineSubscriptionField, OrganizationSubscriptionFields
+from schema.subscriptions.renewals import RENEW_JOB_DEFINITION
 from schema.subscriptions.types import (
     ProductSubscription,
     SubscriptionChange,
@@ -21,6 +25,16 @@ from schema.subscriptions.types import (
 
 if TYPE_CHECKING:
     from gateway.hookspecs import NodeResolver
+
+
+@hookimpl
+def gateway_add_hookspecs(pm: pluggy.PluginManager) -> None:
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def gateway_jobs() -> list[JobDefinition]:
+    return [RENEW_JOB_DEFINITION]
 
 
 @hookimpl

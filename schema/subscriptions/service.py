@@ -21,6 +21,7 @@ from schema.billing.service import charge_organization
 from schema.catalog.pricing import Charge, PeriodPrices, add_period, period_charges
 from schema.catalog.service import add_ons_by_code, plan_by_code
 from schema.models import AddOn, Organization, Partner, Plan, Subscription, SubscriptionAddOn, SubscriptionChange
+from schema.subscriptions.dunning import charge_before_enabling
 from schema.subscriptions.events import subscription_event
 from schema.subscriptions.invoicing import prorated_lines, switch_period_lines
 
@@ -383,10 +384,16 @@ async def enable_subscription(ctx: Context, decision: Decision, subscription_id:
         raise DomainError("SUBSCRIPTION_EXPIRED", "An expired subscription cannot be enabled; add a new subscription.")
     if subscription.status in ("ACTIVE", "TRIAL"):
         raise DomainError("ALREADY_ENABLED", "This subscription is not suspended.")
+    if subscription.status == "PAST_DUE":
+        raise DomainError("PAST_DUE", "This subscription is not suspended: its renewal charge is retried on the dunning "
+                          "schedule; update the payment method before the next attempt.")
+    settled = await charge_before_enabling(ctx, subscription, _now(now))  # a renewal left unpaid is charged first
+    subscription.suspended_reason = None
     in_trial = subscription.trial_ends_at is not None and subscription.trial_ends_at > _now(now) \
         and subscription.current_period_end == subscription.trial_ends_at
     subscription.status = "TRIAL" if in_trial else "ACTIVE"
     subscription.version += 1
     await _record(ctx, decision, subscription, "ENABLED", "subscription.enable",
-                  details={"from": "SUSPENDED", "to": subscription.status})
+                  details={"from": "SUSPENDED", "to": subscription.status,
+                           **({"paymentId": settled.payment_id, "charged": str(settled.amount)} if settled else {})})
     return subscription

@@ -18,6 +18,8 @@ from schema.access import allowed_organizations
 from schema.catalog.types import AddOn, Plan, Product, add_ons_by_pk, plans_by_pk, products_by_pk
 from schema.common import AccessVia, required
 from schema.identity.types import User, visible_users
+from schema.models import Plan as PlanRow
+from schema.models import ScheduledSubscriptionChange as ScheduledChangeRow
 from schema.models import Subscription as SubscriptionRow
 from schema.models import SubscriptionAddOn as SubscriptionAddOnRow
 from schema.models import SubscriptionChange as SubscriptionChangeRow
@@ -30,6 +32,8 @@ READ_ACTION = "organization.read_subscriptions"
 class SubscriptionStatus(enum.Enum):
     TRIAL = "TRIAL"
     ACTIVE = "ACTIVE"
+    PAST_DUE = strawberry.enum_value("PAST_DUE", description="Renewed, but the renewal charge failed: retried on "
+                                                            "the dunning schedule, suspended after the last retry.")
     SUSPENDED = "SUSPENDED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
@@ -46,6 +50,27 @@ class SubscriptionChangeKind(enum.Enum):
     RENEWED = "RENEWED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
+    SCHEDULED_CHANGE = "SCHEDULED_CHANGE"
+    SCHEDULED_CHANGE_CANCELLED = "SCHEDULED_CHANGE_CANCELLED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    PAYMENT_RECOVERED = "PAYMENT_RECOVERED"
+
+
+@strawberry.type(description="An add-on code and a quantity (in the add-on's unit); 0 removes the add-on.")
+class AddOnLine:
+    code: str
+    quantity: int
+
+
+@strawberry.type(description="A change that takes effect at the next renewal (changeSubscription with "
+                             "effective: AT_RENEWAL). Null fields keep what the subscription has then.")
+class ScheduledChange:
+    plan_code: str | None
+    license_count: int | None
+    storage_gb: int | None
+    add_ons: list[AddOnLine] | None
+    effective_at: dt.datetime = strawberry.field(description="The end of the current period: the renewal.")
+    created_at: dt.datetime
 
 
 @strawberry.type(description="An add-on on a subscription and its quantity (in the add-on's unit).")
@@ -109,6 +134,8 @@ class ProductSubscription(Node):
     current_period_end: dt.datetime
     trial_ends_at: dt.datetime | None
     created_at: dt.datetime
+    suspended_reason: str | None = strawberry.field(
+        description="Why the system suspended it: PAYMENT_FAILED (the last renewal charge retry failed).")
     pk: strawberry.Private[int]
     organization_pk: strawberry.Private[int]
     product_pk: strawberry.Private[int]
@@ -120,7 +147,7 @@ class ProductSubscription(Node):
             id=strawberry.ID(encode_id("ProductSubscription", row.id)), status=SubscriptionStatus(row.status),
             license_count=row.license_count, storage_gb=row.storage_gb, auto_renew=row.auto_renew,
             current_period_start=row.current_period_start, current_period_end=row.current_period_end,
-            trial_ends_at=row.trial_ends_at, created_at=row.created_at, pk=row.id,
+            trial_ends_at=row.trial_ends_at, created_at=row.created_at, suspended_reason=row.suspended_reason, pk=row.id,
             organization_pk=row.organization_id, product_pk=row.product_id, plan_pk=row.plan_id,
         )
 
@@ -145,6 +172,20 @@ class ProductSubscription(Node):
         by_sub = await subscription_add_ons(ctx, [p.pk for p in parents])
         return [[SubscriptionAddOn(quantity=row.quantity, add_on_pk=row.add_on_id) for row in by_sub.get(p.pk, [])]
                 for p in parents]
+
+    @batch_field(description="The change scheduled for the next renewal, if any.")
+    @staticmethod
+    async def scheduled_change(parents: list[ProductSubscription], ctx: Context) -> list[ScheduledChange | None]:
+        rows = (await ctx.session.execute(
+            select(ScheduledChangeRow, PlanRow.code, SubscriptionRow.current_period_end)
+            .join(SubscriptionRow, SubscriptionRow.id == ScheduledChangeRow.subscription_id)
+            .outerjoin(PlanRow, PlanRow.id == ScheduledChangeRow.plan_id)
+            .where(ScheduledChangeRow.subscription_id.in_({p.pk for p in parents})))).all()
+        found = {row.subscription_id: ScheduledChange(
+            plan_code=plan_code, license_count=row.license_count, storage_gb=row.storage_gb,
+            add_ons=[AddOnLine(code=c, quantity=q) for c, q in sorted((row.add_ons or {}).items())] or None,
+            effective_at=period_end, created_at=row.created_at) for row, plan_code, period_end in rows}
+        return [found.get(p.pk) for p in parents]
 
     @batch_field(description="The history of this subscription, newest first.")
     @staticmethod

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.errors import DomainError
+from gateway.testing import HookRecorder
 from plugins.certificates.models import CertificateInventory
 from plugins.certificates.service import (
     CURRENT,
@@ -17,13 +18,14 @@ from plugins.certificates.service import (
     add_inventory,
     add_years,
     create_subscriptions,
-    next_period,
     prorated_amount,
-    renew_due,
     use_inventory,
 )
 from plugins.certificates.testing import add_subscription, at, certificate_world
-from schema.models import InvoiceLine, Subscription, SubscriptionChange
+from schema.catalog.pricing import add_period
+from schema.models import InvoiceLine, RenewalCharge, Subscription, SubscriptionChange
+from schema.subscriptions.events import SubscriptionRenewalDue
+from schema.subscriptions.renewals import next_period_start, renew_due
 from schema.subscriptions.service import load_subscription_for_update
 
 D = Decimal
@@ -55,12 +57,13 @@ def test_prorated_amount_rounds_half_up_and_credits_symmetrically():
 def test_yearly_periods_and_leap_days():
     assert add_years(at(2024, 2, 29)) == at(2025, 2, 28)
     assert add_years(at(2025, 6, 30)) == at(2026, 6, 30)
+    assert add_period(at(2024, 2, 29), "YEARLY") == at(2025, 2, 28)  # the core's renewal periods agree
     # one period after the end when renewed on time
-    assert next_period(at(2025, 6, 30), at(2025, 7, 1)) == (at(2025, 6, 30), at(2026, 6, 30))
+    assert next_period_start(at(2025, 6, 30), "YEARLY", at(2025, 7, 1)) == at(2025, 6, 30)
     # renewals missed for two years: the period that contains as_of, missed years not billed
-    assert next_period(at(2022, 6, 30), at(2024, 7, 1)) == (at(2024, 6, 30), at(2025, 6, 30))
+    assert next_period_start(at(2022, 6, 30), "YEARLY", at(2024, 7, 1)) == at(2024, 6, 30)
     # exactly on the boundary the new period starts at as_of
-    assert next_period(at(2025, 6, 30), at(2026, 6, 30)) == (at(2026, 6, 30), at(2027, 6, 30))
+    assert next_period_start(at(2025, 6, 30), "YEARLY", at(2026, 6, 30)) == at(2026, 6, 30)
 
 
 # ---------------------------------------------------------------- with a database
@@ -208,34 +211,29 @@ async def test_renewal_renews_auto_renew_expires_others_and_is_idempotent(runtim
         sub = await load_subscription_for_update(session, renewing)
         await add_inventory(session, subscription=sub, kind=RENEWAL, items=[Item("DV", 2), Item("OV", -1)],
                             now=at(2024, 4, 1))
-    due_seen = []
     as_of = at(2025, 3, 11)
-
-    async def on_due(subscription):
-        due_seen.append(subscription.id)
-
-    async with runtime.sessions() as session, session.begin():
-        outcome = await renew_due(session, as_of=as_of, on_due=on_due)
-        assert [s.id for s in outcome.renewed] == [renewing]
-        assert [s.id for s in outcome.expired] == [expiring]
+    with HookRecorder(runtime.plugin_manager) as recorder:
+        outcome = await renew_due(runtime, as_of)  # the core's sweep; this plugin rolls its inventory
+    assert (outcome.renewed, outcome.expired, outcome.errors) == ([renewing], [expiring], [])
+    due_seen = [e.subscription_id for e in recorder.events if isinstance(e, SubscriptionRenewalDue)]
     assert due_seen == [renewing, expiring]
     async with runtime.sessions() as session:
         sub = await session.get(Subscription, renewing)
         assert (sub.status, sub.current_period_start, sub.current_period_end) == ("ACTIVE", at(2025, 3, 10), at(2026, 3, 10))
         assert await _inventory(session, renewing) == {"DV": (6, 6, 0), "OV": (0, 0, 0)}
-        renewal_lines = [line for line in await _lines(session, renewing) if line.description.startswith("Renewal")]
-        assert [(line.amount, line.prorated) for line in renewal_lines] == [(D("294.0000"), False)]  # 6 × 49
-        assert "2025-03-10 to 2026-03-10" in renewal_lines[0].description
+        # charged on the card at the renewal (no invoice line: the renewal is paid, not billed later)
+        [charge] = (await session.scalars(select(RenewalCharge).where(RenewalCharge.subscription_id == renewing))).all()
+        assert (charge.amount, charge.status) == (D("294.0000"), "PAID")  # 6 × 49
+        assert "2025-03-10 to 2026-03-10" in charge.description
+        assert not [line for line in await _lines(session, renewing) if line.description.startswith("Renewal")]
         assert (await session.get(Subscription, expiring)).status == "EXPIRED"
         assert (await session.get(Subscription, not_due)).current_period_end == at(2025, 6, 1)
         assert (await session.get(Subscription, suspended)).status == "SUSPENDED"
         line_count = await session.scalar(select(func.count(InvoiceLine.id)))
         change_count = await session.scalar(select(func.count(SubscriptionChange.id)))
 
-    async with runtime.sessions() as session, session.begin():
-        again = await renew_due(session, as_of=as_of, on_due=on_due)
-        assert (again.renewed, again.expired) == ([], [])
-    assert due_seen == [renewing, expiring]
+    again = await renew_due(runtime, as_of)
+    assert (again.renewed, again.expired) == ([], [])
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count(InvoiceLine.id))) == line_count
         assert await session.scalar(select(func.count(SubscriptionChange.id))) == change_count
