@@ -19,10 +19,8 @@ from gateway.auth import Viewer
 from gateway.batch import BatchFn, make_batch_loader
 from gateway.db import SerializedSession
 from gateway.errors import DomainError, Forbidden, Unauthenticated, UserError
-from gateway.jobs import request_job
 from gateway.models import IdempotencyKey, Notification
-from gateway.outbox import JOB_NAME as OUTBOX_JOB_NAME
-from gateway.outbox import outbox_message_id
+from gateway.outbox import enqueue
 from gateway.policy import ActionRegistry
 from gateway.request_cache import RequestCache, Slot
 from gateway.settings import Settings
@@ -130,11 +128,7 @@ class Context:
         Nothing is sent when the transaction rolls back. The job sends it over SMTP with retries
         (``gateway.outbox``); its ``message_id`` is fixed here, so a copy sent twice can be told apart.
         """
-        notification = Notification(to=to, subject=subject, template=template, body=body,
-                                    message_id=outbox_message_id(self.settings))
-        self.session.add(notification)
-        request_job(self, OUTBOX_JOB_NAME)
-        return notification
+        return enqueue(self.session, self.settings, to=to, subject=subject, template=template, body=body)
 
     async def claim_idempotency_key(self, scope: str, key: str, request: dict[str, Any]) -> IdempotencyKey | dict[str, Any]:
         """Claim ``key`` in ``scope`` for this transaction, or return the stored result of its first use.

@@ -41,7 +41,7 @@ import aiosmtplib
 from sqlalchemy import func, select, update
 
 from gateway.db import utcnow
-from gateway.jobs import JobContext, JobDefinition
+from gateway.jobs import JobContext, JobDefinition, request_job
 from gateway.models import Notification, new_message_id
 from gateway.plugins import maybe_await
 from gateway.sensitive import redact_message
@@ -323,6 +323,18 @@ OUTBOX_JOB = JobDefinition(
     name=JOB_NAME, run=run_outbox_job, schedule="* * * * *",
     description="send the due emails of the outbox (SMTP), retrying with backoff",
 )
+
+
+def enqueue(session: Any, settings: Settings, *, to: str, subject: str, template: str, body: str) -> Notification:
+    """Put an email in the outbox in ``session``'s transaction and request ``outbox.deliver`` after its commit.
+
+    For code without a request context (job bodies); a mutation calls ``ctx.notify``, which is this.
+    """
+    notification = Notification(to=to, subject=subject, template=template, body=body,
+                                message_id=outbox_message_id(settings))
+    session.add(notification)
+    request_job(session, JOB_NAME)
+    return notification
 
 
 def outbox_message_id(settings: Settings) -> str:
