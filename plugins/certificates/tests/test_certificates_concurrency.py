@@ -14,7 +14,7 @@ from gateway.testing import run_query
 from plugins.certificates.models import CertificateInventory
 from plugins.certificates.service import add_years
 from plugins.certificates.testing import add_subscription, certificate_world, items
-from schema.models import InvoiceLine, Subscription
+from schema.models import InvoiceLine, Payment, RenewalCharge, Subscription
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +87,9 @@ async def test_concurrent_renewal_runs_renew_once(runtime):
     assert renewed == sorted(encode_id("ProductSubscription", pk) for pk in subs)
     assert expired == [encode_id("ProductSubscription", expiring)]
     async with runtime.sessions() as session:
-        assert await session.scalar(select(func.count(InvoiceLine.id))) == lines_before + 3
+        assert await session.scalar(select(func.count(InvoiceLine.id))) == lines_before  # renewals are paid, not billed
+        charges = (await session.scalars(select(RenewalCharge))).all()
+        assert sorted(c.subscription_id for c in charges) == sorted(subs)  # each period charged once
+        assert await session.scalar(select(func.count(Payment.id))) == 3
         ends = (await session.scalars(select(Subscription.current_period_end).where(Subscription.id.in_(subs)))).all()
         assert set(ends) == {add_years(add_years(start))}
