@@ -322,3 +322,22 @@ async def test_deleting_an_endpoint_drops_its_deliveries(runtime: Any, world: Wo
     assert await count(runtime, models.WebhookDelivery) == 0 and await count(runtime, models.EventRecord) == 1
     again = await run_query(runtime, DELETE, {"input": {"endpointId": endpoint}}, token=world.tokens["reseller_admin"])
     assert again.error_codes == ["NOT_FOUND"]
+
+
+async def test_endpoints_and_deliveries_read_in_a_fixed_number_of_statements(runtime: Any, world: World,
+                                                                            count_sql: Any) -> None:
+    async def statements() -> int:
+        with count_sql() as counter:
+            data = (await run_query(runtime, READ, {"id": world.partner_id("reseller")},
+                                    token=world.tokens["reseller_admin"])).ok()
+        assert data["partner"]["webhookEndpoints"]["nodes"]
+        return counter.count
+
+    await endpoint_id(runtime, world)
+    await emit_event(runtime, world)
+    few = await statements()
+    for _ in range(3):
+        await endpoint_id(runtime, world)
+    for _ in range(3):
+        await emit_event(runtime, world)
+    assert await statements() == few  # one statement per level, whatever the number of endpoints and deliveries

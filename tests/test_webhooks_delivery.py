@@ -3,6 +3,7 @@ verified with the reference library, a stable webhook-id, rotation, disabling, r
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import threading
@@ -54,8 +55,11 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            allow_reuse_address = True
+            request_queue_size = 128  # concurrent deliveries connect at once (the default backlog is 5)
+
+        self.server = Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -294,3 +298,22 @@ async def test_a_crash_after_the_commit_loses_nothing(runtime: Any, world: World
     assert await run_job(runtime, JOB, now=later + dt.timedelta(minutes=1)) == {}  # leased
     assert await run_job(runtime, JOB, now=later + dt.timedelta(minutes=6)) == {"attempts": 1, "succeeded": 1}
     assert len(server.requests) == 1
+
+
+async def test_two_concurrent_runs_never_send_one_delivery_twice(runtime: Any, world: World, receiver: Any,
+                                                                 backend: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers sweeping at once (PostgreSQL: FOR UPDATE SKIP LOCKED) split the deliveries between them."""
+    if backend != "postgres":
+        pytest.skip("SQLite runs the jobs in one process, one run at a time")
+    monkeypatch.setenv("GATEWAY_WEBHOOK_BATCH", "5")
+    server = receiver([])
+    await endpoint(runtime, world, server.url)
+    for _ in range(30):
+        await emit_event(runtime, world)
+    now = utcnow() + dt.timedelta(seconds=1)
+    first, second = await asyncio.gather(run_job(runtime, JOB, now=now), run_job(runtime, JOB, now=now))
+    assert first["succeeded"] + second["succeeded"] == 30
+    ids = [headers["webhook-id"] for headers, _ in server.requests]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    assert {d.status for d in await deliveries(runtime)} == {"SUCCEEDED"}
