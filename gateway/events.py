@@ -56,6 +56,9 @@ class DomainEvent:
     """
 
     type: ClassVar[str]
+    # The action a reader must also hold on the object the event concerns to read it at all, for an event
+    # whose data is more sensitive than the event list itself (amounts, payment details); None: no more.
+    read_action: ClassVar[str | None] = None
     occurred_at: dt.datetime = field(default_factory=utcnow)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -90,6 +93,15 @@ class DomainEvent:
 def event_types() -> dict[str, type[DomainEvent]]:
     """Every event class imported so far, by type name."""
     return dict(_EVENT_TYPES)
+
+
+def restricted_event_types() -> dict[str, list[str]]:
+    """The event types whose readers need more than the event list's own action: {read_action: [types]}."""
+    restricted: dict[str, list[str]] = {}
+    for name, cls in sorted(_EVENT_TYPES.items()):
+        if cls.read_action is not None:
+            restricted.setdefault(cls.read_action, []).append(name)
+    return restricted
 
 
 def _to_json(value: Any) -> Any:

@@ -91,9 +91,13 @@ async def test_an_organizations_events_newest_first_by_type_and_page(
 
 async def test_a_partners_events_are_those_concerning_it(runtime: Runtime, world: World, client: RoleClient) -> None:
     await seed(runtime, world)
-    reseller = await client.query(PARTNER_EVENTS, {"id": world.partner_id("reseller")}, role="reseller_analyst")
+    reseller = await client.query(PARTNER_EVENTS, {"id": world.partner_id("reseller")}, role="reseller_admin")
     assert event_types_of(reseller, "partner") == ["partner_access.granted", "subscription.changed",
                                                    "payment.recorded", "subscription.changed", "subscription.created"]
+    # an analyst may not read payment details (Organization.payments), so not a payment's event either
+    analyst = await client.query(PARTNER_EVENTS, {"id": world.partner_id("reseller")}, role="reseller_analyst")
+    assert event_types_of(analyst, "partner") == ["partner_access.granted", "subscription.changed",
+                                                  "subscription.changed", "subscription.created"]
     devco = (await client.query(PARTNER_EVENTS, {"id": world.partner_id("devco"), "types": ["developer_access.granted"]},
                                 role="platform_analyst")).ok()["partner"]["events"]
     assert devco["nodes"] == [{"type": "developer_access.granted", "organization": {"name": "Acme Inc"},
@@ -121,6 +125,10 @@ PARTNER_OUTCOMES = {
 }
 
 
+# organization.read_billing on acme: who may read a payment's event (DomainEvent.read_action)
+BILLING_READERS = {"platform_admin", "org_super_admin", "org_admin", "reseller_admin"}
+
+
 def test_the_matrices_cover_every_role() -> None:
     assert sorted(ORGANIZATION_OUTCOMES) == sorted(PARTNER_OUTCOMES) == sorted(ROLES)
 
@@ -142,7 +150,8 @@ async def test_who_reads_an_organizations_events(runtime: Runtime, world: World,
     def ok(role: str, result: GraphQLResult) -> str | None:
         if result.data["organization"] is None:
             return "hidden"
-        assert result.data["organization"]["events"]["totalCount"] == 6
+        # payment.recorded only for those who may read the organization's payment details
+        assert result.data["organization"]["events"]["totalCount"] == (6 if role in BILLING_READERS else 5), role
         return None
 
     await assert_access_matrix(ORGANIZATION_OUTCOMES, run, ok=ok)
@@ -163,7 +172,7 @@ async def test_who_reads_a_partners_events(runtime: Runtime, world: World, clien
     def ok(role: str, result: GraphQLResult) -> str | None:
         if result.data["partner"] is None:
             return "hidden"
-        assert result.data["partner"]["events"]["totalCount"] == 5
+        assert result.data["partner"]["events"]["totalCount"] == (5 if role in BILLING_READERS else 4), role
         return None
 
     await assert_access_matrix(PARTNER_OUTCOMES, run, ok=ok)
@@ -236,3 +245,24 @@ async def test_events_of_many_organizations_take_a_constant_number_of_statements
     assert all(len(o["events"]["nodes"]) == 3 and o["events"]["totalCount"] == 4
                for o in large["organizations"]["nodes"] if o["name"].startswith("Extra"))
     assert many.count == few.count, many.statements
+
+
+async def test_a_payments_event_is_read_by_billing_readers_only(
+        runtime: Runtime, world: World, client: RoleClient, assert_access_matrix: Any) -> None:
+    """payment.recorded carries the amount and whose card paid: organization.read_billing, not only read_events."""
+    ids = await seed(runtime, world)
+    global_id = encode_id("Event", ids["acme"][2])
+    outcomes = {role: "ok" if role in BILLING_READERS else "hidden" for role in ROLES}
+    outcomes["anonymous"] = "UNAUTHENTICATED"
+
+    async def run(role: str, token: str | None) -> GraphQLResult:
+        return await client.query(NODE, {"id": global_id}, role=role)
+
+    def ok(role: str, result: GraphQLResult) -> str | None:
+        node = result.data["node"]
+        if node is None:
+            return "hidden"
+        assert node == {"id": global_id, "type": "payment.recorded", "partner": {"code": "RESEL1"}}
+        return None
+
+    await assert_access_matrix(outcomes, run, ok=ok)

@@ -13,6 +13,7 @@ class PaymentRecorded(DomainEvent):
     """A payment was charged and recorded; ``card_owner`` says whose card paid (RESELLER_CARD / CUSTOMER_CARD)."""
 
     type = "payment.recorded"
+    read_action = "organization.read_billing"  # the amount and whose card: payment details
     payment_id: int
     organization_id: int
     amount: Decimal

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from gateway.batch import batch_field
 from gateway.context import Context
+from gateway.events import restricted_event_types
 from gateway.relay import Node, SortKey, encode_id
 from schema.access import allowed_organizations, allowed_partners
 from schema.models import EventRecord
@@ -65,7 +66,15 @@ async def visible_events(ctx: Context, pks: list[int]) -> list[Event | None]:
     partners = await allowed_partners(
         ctx, READ_PARTNER_EVENTS, {r.partner_id for r in rows.values() if r.partner_id is not None})
 
+    restricted = {name: action for action, names in restricted_event_types().items() for name in names}
+    detail_readers = {action: await allowed_organizations(
+        ctx, action, {r.organization_id for r in rows.values() if r.organization_id is not None and r.type in names})
+        for action, names in restricted_event_types().items()}
+
     def visible(row: EventRecord) -> bool:
+        action = restricted.get(row.type)
+        if action is not None and row.organization_id not in detail_readers[action]:
+            return False  # e.g. a payment's amount: billing readers of its organization only
         return staff or row.organization_id in organizations or row.partner_id in partners
 
     return [Event.from_row(rows[pk]) if pk in rows and visible(rows[pk]) else None for pk in pks]

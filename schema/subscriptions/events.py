@@ -55,6 +55,7 @@ class SubscriptionPaymentFailed(SubscriptionEvent):
     when it is tried again; None when that was the last retry and the subscription is now SUSPENDED."""
 
     type = "subscription.payment_failed"
+    read_action = "organization.read_billing"  # the amount and the processor's refusal: payment details
     amount: Decimal
     currency: str
     attempt: int
