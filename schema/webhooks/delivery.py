@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from gateway.db import utcnow
-from gateway.jobs import JobContext, JobCounts, request_job
-from gateway.models import Notification, User
+from gateway.jobs import JobContext, JobCounts
+from gateway.models import User
+from gateway.outbox import enqueue
 from gateway.relay import encode_id
+from gateway.settings import Settings
 from schema.models import EventRecord, Partner, PartnerMember, WebhookDelivery, WebhookEndpoint
 from schema.webhooks.service import signing_secrets
 from schema.webhooks.settings import WebhookSettings, webhook_settings
@@ -41,7 +43,6 @@ JITTER = 0.1
 LEASE = dt.timedelta(minutes=5)  # longer than any send (the timeout is at most 60 s)
 MAX_ERROR = 300
 USER_AGENT = "PartnerGateway-Webhooks/1"
-OUTBOX_JOB = "outbox.deliver"
 
 
 def retry_delay(attempt: int, rng: random.Random | None = None) -> dt.timedelta:
@@ -134,7 +135,7 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, settings: WebhookSet
 
 
 async def record(session: AsyncSession, outcomes: list[Outcome], now: dt.datetime, settings: WebhookSettings,
-                 rng: random.Random) -> Counter[str]:
+                 rng: random.Random, host_settings: Settings) -> Counter[str]:
     """Write the outcomes (one transaction); a delivery changed since its claim (redelivered) is left alone."""
     counts: Counter[str] = Counter()
     answered: set[int] = set()
@@ -161,7 +162,7 @@ async def record(session: AsyncSession, outcomes: list[Outcome], now: dt.datetim
                 continue
             if outcome.ok:
                 answered.add(claimed.endpoint_id)
-            elif exhausted and await endpoint_failed(session, claimed.endpoint_id, settings):
+            elif exhausted and await endpoint_failed(session, claimed.endpoint_id, settings, host_settings):
                 counts["endpoints_disabled"] += 1
         if answered:  # a success ends an endpoint's run of failed deliveries
             await session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id.in_(answered),
@@ -170,7 +171,8 @@ async def record(session: AsyncSession, outcomes: list[Outcome], now: dt.datetim
     return counts
 
 
-async def endpoint_failed(session: AsyncSession, endpoint_id: int, settings: WebhookSettings) -> bool:
+async def endpoint_failed(session: AsyncSession, endpoint_id: int, settings: WebhookSettings,
+                          settings_of_host: Settings) -> bool:
     """Count one more FAILED delivery; at the limit disable the endpoint and mail the partner's admins."""
     endpoint = await session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
                                     .with_for_update())
@@ -187,15 +189,13 @@ async def endpoint_failed(session: AsyncSession, endpoint_id: int, settings: Web
         select(User.email).join(PartnerMember, PartnerMember.user_id == User.id)
         .where(PartnerMember.partner_id == endpoint.partner_id, PartnerMember.role == "PARTNER_ADMIN")
         .order_by(User.email))).all()
-    for email in admins:
-        session.add(Notification(
-            to=email, subject="A webhook endpoint was disabled", template="webhook_endpoint_disabled",
-            body=(f"The webhook endpoint {endpoint.url} of {partner.name if partner else 'your partner account'} "
-                  f"was disabled: {endpoint.disabled_reason}. Events are no longer sent to it. Fix the receiver, "
-                  "then enable the endpoint (updateWebhookEndpoint with enabled: true); pending deliveries resume "
-                  "and failed ones can be sent again with redeliverWebhook.")))
-    if admins:
-        request_job(session, OUTBOX_JOB)
+    for email in admins:  # the outbox: sent by job outbox.deliver after this transaction commits
+        enqueue(session, settings_of_host, to=email, subject="A webhook endpoint was disabled",
+                template="webhook_endpoint_disabled",
+                body=(f"The webhook endpoint {endpoint.url} of {partner.name if partner else 'your partner account'} "
+                      f"was disabled: {endpoint.disabled_reason}. Events are no longer sent to it. Fix the receiver, "
+                      "then enable the endpoint (updateWebhookEndpoint with enabled: true); pending deliveries "
+                      "resume and failed ones can be sent again with redeliverWebhook."))
     return True
 
 
@@ -224,7 +224,7 @@ async def deliver_due(job: JobContext) -> JobCounts:
                 break
             outcomes = list(await asyncio.gather(*(send(client, c, settings) for c in claimed)))
             async with job.runtime.sessions() as session:
-                counts.update(await record(session, outcomes, job.now, settings, rng))
+                counts.update(await record(session, outcomes, job.now, settings, rng, job.runtime.settings))
             counts["attempts"] += len(claimed)
             if len(claimed) < settings.batch:
                 break
