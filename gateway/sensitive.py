@@ -249,10 +249,22 @@ def random_token(nbytes: int = 32, *, prefix: str = "", hex: bool = False, store
 
 
 # ---------------------------------------------------------------- logs
+# Credentials the gateway hands out, by their published prefixes: API tokens (``pgw_``) and Standard
+# Webhooks signing secrets (``whsec_``). A log line never shows one, whatever logged it (a driver at DEBUG).
+_CREDENTIALS = re.compile(r"(?<![A-Za-z0-9])(pgw_|whsec_)[A-Za-z0-9_\-+/=]{6,}")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with every API token and webhook signing secret replaced by its prefix and ``[redacted]``."""
+    if "pgw_" not in text and "whsec_" not in text:
+        return text
+    return _CREDENTIALS.sub(lambda match: f"{match.group(1)}[redacted]", text)
+
+
 def redact_value(value: Any) -> Any:
-    """``value`` with card data masked in every string, nested dicts, lists and tuples included."""
+    """``value`` with card data and credentials masked in every string, nested dicts, lists and tuples included."""
     if isinstance(value, str):
-        return redact_card_data(value)
+        return redact_credentials(redact_card_data(value))
     if isinstance(value, dict):
         return {redact_value(key): redact_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

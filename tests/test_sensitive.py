@@ -198,3 +198,15 @@ def test_every_random_value_is_drawn_by_random_token() -> None:
                         and node.attr.startswith("token_")):
                     offenders.append(f"{path.relative_to(root)}:{node.lineno} secrets.{node.attr}")
     assert offenders == [], "draw random tokens with gateway.sensitive.random_token:\n" + "\n".join(offenders)
+
+
+def test_logs_never_show_an_api_token_or_a_webhook_secret() -> None:
+    """Whatever logs it (a database driver at DEBUG prints statement values): the prefix stays, the rest goes."""
+    from gateway.sensitive import redact_value
+
+    event = {"event": "INSERT ... ('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'pgw_abc123DEF456ghi789')",
+             "args": ["Bearer pgw_abc123DEF456ghi789", {"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]}
+    masked = redact_value(event)
+    assert masked == {"event": "INSERT ... ('whsec_[redacted]', 'pgw_[redacted]')",
+                      "args": ["Bearer pgw_[redacted]", {"secret": "whsec_[redacted]"}]}
+    assert redact_value("a pgw_ prefix alone, mypgw_x, and text") == "a pgw_ prefix alone, mypgw_x, and text"
