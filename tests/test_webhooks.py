@@ -198,6 +198,33 @@ async def test_node_ids_resolve_for_readers_only(runtime: Any, world: World) -> 
                                                                   "event": {"type": "subscription.changed"}}
 
 
+async def test_a_payments_delivery_is_shown_to_billing_readers_only(runtime: Any, world: World) -> None:
+    """A delivery shows its event: a payment's (amount, whose card) only to who may read billing details."""
+    from decimal import Decimal
+
+    from schema.billing.events import PaymentRecorded
+
+    await endpoint_id(runtime, world, types=["*"])
+    async with runtime.context(token=world.tokens["platform_admin"]) as ctx:
+        async with ctx.transaction():
+            await emit(ctx, PaymentRecorded(payment_id=1, organization_id=world.organizations["acme"],
+                                            amount=Decimal("40.00"), currency="USD", card_owner="CUSTOMER_CARD"))
+    await emit_event(runtime, world)
+    async with runtime.sessions() as session:
+        payment = (await session.scalars(select(models.WebhookDelivery.id).join(
+            models.EventRecord, models.EventRecord.id == models.WebhookDelivery.event_id).where(
+            models.EventRecord.type == "payment.recorded"))).one()
+    node = """query($id: ID!) { node(id: $id) { ... on WebhookDelivery { event { type } } } }"""
+    for role, billing in (("reseller_admin", True), ("platform_admin", True), ("reseller_analyst", False),
+                          ("platform_analyst", False)):
+        read = (await run_query(runtime, READ, {"id": world.partner_id("reseller")}, token=world.tokens[role])).ok()
+        types = [d["event"]["type"] for d in read["partner"]["webhookEndpoints"]["nodes"][0]["deliveries"]["nodes"]]
+        assert types == (["subscription.changed", "payment.recorded"] if billing else ["subscription.changed"]), role
+        found = (await run_query(runtime, node, {"id": encode_id("WebhookDelivery", payment)},
+                                 token=world.tokens[role])).ok()["node"]
+        assert found == ({"event": {"type": "payment.recorded"}} if billing else None), role
+
+
 # ---------------------------------------------------------------- the rules
 @pytest.mark.parametrize("url, code", [
     ("http://1.1.1.1/hooks", "INVALID_URL"),  # http only with GATEWAY_WEBHOOK_ALLOW_PRIVATE=1

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.batch import batch_field
 from gateway.composition import extends
 from gateway.context import Context
 from gateway.errors import BadUserInput
-from gateway.events import restricted_event_types
 from gateway.relay import Connection, PageArgs, paginate_grouped
-from schema.access import allowed_organizations, allowed_partners, visible_organizations_clause
-from schema.events.types import EVENT_SORT, READ_ORGANIZATION_EVENTS, READ_PARTNER_EVENTS, Event
+from schema.access import allowed_organizations, allowed_partners
+from schema.events.types import EVENT_SORT, READ_ORGANIZATION_EVENTS, READ_PARTNER_EVENTS, Event, readable_types
 from schema.models import EventRecord
-from schema.models import Organization as OrganizationRow
 from schema.organizations.types import Organization, refusal
 from schema.partners.types import Partner
 
@@ -31,15 +29,6 @@ def _of_types(types: Sequence[str] | None) -> ColumnElement[bool]:
     if len(wanted) > MAX_TYPES:
         raise BadUserInput(f"`types` takes at most {MAX_TYPES} event types, got {len(wanted)}")
     return EventRecord.type.in_(wanted)
-
-
-async def readable_types(ctx: Context) -> ColumnElement[bool]:
-    """Leaves out the events whose data needs an action the viewer lacks on their organization
-    (``DomainEvent.read_action``: a payment's amount for those who may not read billing details)."""
-    conditions = [or_(EventRecord.type.not_in(types), EventRecord.organization_id.in_(
-                      select(OrganizationRow.id).where(await visible_organizations_clause(ctx, action))))
-                  for action, types in restricted_event_types().items()]
-    return and_(*conditions) if conditions else true()
 
 
 async def _pages(ctx: Context, group: InstrumentedAttribute[int | None], keys: list[int], first: int | None,

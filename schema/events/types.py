@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from strawberry.scalars import JSON
 
 from gateway.batch import batch_field
 from gateway.context import Context
 from gateway.events import restricted_event_types
 from gateway.relay import Node, SortKey, encode_id
-from schema.access import allowed_organizations, allowed_partners
+from schema.access import allowed_organizations, allowed_partners, visible_organizations_clause
 from schema.models import EventRecord
+from schema.models import Organization as OrganizationRow
 from schema.organizations.types import Organization, visible_organizations
 from schema.partners.types import Partner, partners_by_pk
 
@@ -53,6 +54,15 @@ class Event(Node):
     @staticmethod
     async def partner(parents: list[Event], ctx: Context) -> list[Partner | None]:
         return await partners_by_pk(ctx, [p.partner_pk for p in parents])
+
+
+async def readable_types(ctx: Context) -> ColumnElement[bool]:
+    """Leaves out the events whose data needs an action the viewer lacks on their organization
+    (``DomainEvent.read_action``: a payment's amount for those who may not read billing details)."""
+    conditions = [or_(EventRecord.type.not_in(types), EventRecord.organization_id.in_(
+                      select(OrganizationRow.id).where(await visible_organizations_clause(ctx, action))))
+                  for action, types in restricted_event_types().items()]
+    return and_(*conditions) if conditions else true()
 
 
 async def visible_events(ctx: Context, pks: list[int]) -> list[Event | None]:

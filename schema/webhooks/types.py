@@ -15,7 +15,7 @@ from gateway.errors import UserError
 from gateway.relay import Connection, Node, PageArgs, SortKey, encode_id, paginate_grouped
 from schema.access import allowed_partners
 from schema.common import required
-from schema.events.types import Event
+from schema.events.types import Event, readable_types, visible_events
 from schema.models import EventRecord
 from schema.models import WebhookDelivery as DeliveryRow
 from schema.models import WebhookEndpoint as EndpointRow
@@ -96,7 +96,9 @@ class WebhookEndpoint(Node):
                          ) -> list[Connection[WebhookDelivery] | Exception]:
         allowed = await allowed_partners(ctx, READ_ACTION, {p.partner_pk for p in parents})
         keys = [p.pk for p in parents if p.partner_pk in allowed]
-        stmt = select(DeliveryRow).where(DeliveryRow.endpoint_id.in_(keys))
+        # a delivery shows its event: only those of events the viewer may read (a payment's: billing readers)
+        stmt = select(DeliveryRow).where(DeliveryRow.endpoint_id.in_(keys), DeliveryRow.event_id.in_(
+            select(EventRecord.id).where(await readable_types(ctx))))
         if status is not None:
             stmt = stmt.where(DeliveryRow.status == status.value)
         pages = await paginate_grouped(
@@ -157,5 +159,7 @@ async def visible_deliveries(ctx: Context, pks: list[int]) -> list[WebhookDelive
         select(DeliveryRow, EndpointRow.partner_id).join(EndpointRow, EndpointRow.id == DeliveryRow.endpoint_id)
         .where(DeliveryRow.id.in_(pks)))).all()
     allowed = await allowed_partners(ctx, READ_ACTION, {partner_id for _, partner_id in rows})
-    by_pk = {row.id: WebhookDelivery.from_row(row) for row, partner_id in rows if partner_id in allowed}
+    shown = [row for row, partner_id in rows if partner_id in allowed]
+    events = await visible_events(ctx, [row.event_id for row in shown])  # a delivery shows its event
+    by_pk = {row.id: WebhookDelivery.from_row(row) for row, event in zip(shown, events, strict=True) if event is not None}
     return [by_pk.get(pk) for pk in pks]
