@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from gateway import tracing
 from gateway.auth import bearer_token
 from gateway.cost import CostCheck, check_query_cost, parse_document, price_query, select_operation
 from gateway.errors import Unauthenticated
@@ -212,13 +213,36 @@ class GraphQLEndpoint:
         try:
             async with self.runtime.context(token=token, request=request) as ctx:
                 if batch is not None:
-                    results = [await self._execute(ctx, item, media, request.method, check)
+                    results = [await self._traced_execute(ctx, item, media, request.method, check)
                                for item, check in zip(batch, checks, strict=True)]
                     return _response([body for body, _ in results], 200, media)
-                body, status = await self._execute(ctx, params, media, request.method, checks[0])
+                body, status = await self._traced_execute(ctx, params, media, request.method, checks[0])
                 return _response(body, status, media, _retry_after_header(body) if status in (429, 503) else None)
         except Unauthenticated as error:
             raise HttpError(401, error.message, headers={"WWW-Authenticate": "Bearer"}, code="UNAUTHENTICATED") from None
+
+    async def _traced_execute(self, ctx: Any, params: dict[str, Any], media: str, method: str,
+                              check: DocumentCheck) -> tuple[dict[str, Any], int]:
+        """``_execute`` in one span per operation (when tracing is on): its type and name, cost and error
+        codes; never the variables."""
+        if not tracing.enabled():
+            return await self._execute(ctx, params, media, method, check)
+        query, name = params.get("query"), params.get("operationName")
+        document = parse_document(query) if isinstance(query, str) and query else None  # the cost check's parse
+        operation = select_operation(document, name) if document is not None else None
+        kind = operation.operation if operation is not None else None
+        name = operation.name.value if operation is not None and operation.name else None
+        span_name = " ".join(part for part in ((kind.value if kind else "operation"), name) if part)
+        with tracing.span(span_name, attributes={"graphql.operation.type": kind.value if kind else None,
+                                                 "graphql.operation.name": name}) as span:
+            body, status = await self._execute(ctx, params, media, method, check)
+            codes = [str(e.get("extensions", {}).get("code") or "") for e in body.get("errors", [])
+                     if isinstance(e, dict)]
+            cost = body.get("extensions", {}).get("cost", {}).get("requestedQueryCost")
+            span.set_attributes({"graphql.error.count": len(codes), "graphql.error.codes": sorted(set(codes) - {""}),
+                                 "http.response.status_code": status,
+                                 **({"graphql.cost": cost} if isinstance(cost, int) else {})})
+            return body, status
 
     async def _execute(self, ctx: Any, params: dict[str, Any], media: str, method: str,
                        check: DocumentCheck) -> tuple[dict[str, Any], int]:
@@ -400,6 +424,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.runtime = runtime
+    tracing.instrument_app(app)  # one span per request, outermost, when GATEWAY_OTEL_ENABLED
     return app
 
 

@@ -9,6 +9,11 @@ serve``) is nudged. A rollback drops the requests.
 A request carries a queueing lock (job name and arguments): while an identical request waits in
 the queue, another one adds nothing (a savepoint absorbs the unique-index conflict), so a burst of
 changes yields one pending run, not one per change.
+
+The trace follows the request (gateway/tracing.py, when tracing is on): the requester's W3C
+``traceparent`` travels in the job row's arguments under ``_traceparent`` (outside the queueing lock),
+or, for the in-process runner, beside the nudge in memory (:func:`take_traceparents`, bounded); the
+job's span continues that trace.
 """
 
 from __future__ import annotations
@@ -25,9 +30,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from gateway import tracing
+
 log = logging.getLogger("gateway.jobs")
 
 PENDING = "gateway.jobs.pending"
+TRACES = "gateway.jobs.traces"  # {queueing lock: the requester's traceparent}
+DEFERRED = "gateway.jobs.deferred"  # the requests became job rows in the transaction
+TRACE_ARG = "_traceparent"  # in a job row's arguments: the trace of the request that asked for it
+MAX_CARRIED = 1000  # in-memory traceparents waiting for an in-process run: distinct requests kept at most
+MAX_CARRIED_PER_REQUEST = 32
 QUEUE = "gateway"
 DEFER_SQL = text(
     "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, :queueing_lock, "
@@ -40,6 +52,8 @@ Nudge = Callable[[str, dict[str, Any]], None]
 _runners: weakref.WeakKeyDictionary[Engine, Nudge] = weakref.WeakKeyDictionary()
 # databases where the engine's schema was found (only positive answers are remembered)
 _engine_schema: weakref.WeakSet[Engine] = weakref.WeakSet()
+# traceparents of requests handed to an in-process run (no job row carries them): {queueing lock: [traceparent]}
+_carried: dict[str, list[str]] = {}
 
 
 def register_runner(engine: Engine, nudge: Nudge) -> None:
@@ -69,6 +83,9 @@ def record_request(ctx_or_session: Any, name: str, args: dict[str, Any]) -> None
     pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault(PENDING, [])
     if (name, args) not in pending:
         pending.append((name, args))
+    traceparent = tracing.current_traceparent()  # None when tracing is off
+    if traceparent is not None:
+        session.info.setdefault(TRACES, {}).setdefault(queueing_lock(name, args), traceparent)
 
 
 def _has_engine_schema(session: Session) -> bool:
@@ -90,11 +107,15 @@ def _defer_in_transaction(session: Session) -> None:
     if not pending or not _has_engine_schema(session):
         return
     connection = session.connection()
+    traces: dict[str, str] = session.info.get(TRACES, {})
+    session.info[DEFERRED] = True
     for name, args in pending:
+        lock = queueing_lock(name, args)
+        traced = {**args, TRACE_ARG: traces[lock]} if lock in traces else args
         savepoint = connection.begin_nested()
         try:
-            connection.execute(DEFER_SQL, {"queue": QUEUE, "task": name, "queueing_lock": queueing_lock(name, args),
-                                           "args": json.dumps(args)})
+            connection.execute(DEFER_SQL, {"queue": QUEUE, "task": name, "queueing_lock": lock,
+                                           "args": json.dumps(traced)})
         except DBAPIError as error:  # an identical request already waits in the queue: it will do
             savepoint.rollback()
             if "queueing_lock" not in str(error):
@@ -106,8 +127,11 @@ def _defer_in_transaction(session: Session) -> None:
 @sa_event.listens_for(Session, "after_commit")
 def _nudge_after_commit(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
-    if not pending:
+    traces: dict[str, str] = session.info.pop(TRACES, {})
+    if session.info.pop(DEFERRED, False) or not pending:
         return
+    for lock, traceparent in traces.items():
+        _carry(lock, traceparent)
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     nudge = _runners.get(engine)
@@ -123,3 +147,20 @@ def _nudge_after_commit(session: Session) -> None:
 @sa_event.listens_for(Session, "after_rollback")
 def _drop_requests(session: Session) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(TRACES, None)
+    session.info.pop(DEFERRED, None)
+
+
+def _carry(lock: str, traceparent: str) -> None:
+    waiting = _carried.setdefault(lock, [])
+    if len(waiting) < MAX_CARRIED_PER_REQUEST:
+        waiting.append(traceparent)
+    while len(_carried) > MAX_CARRIED:  # nothing runs these requests here: forget the oldest
+        del _carried[next(iter(_carried))]
+
+
+def take_traceparents(name: str, args: dict[str, Any]) -> list[str]:
+    """The traces of the requests a run of ``name`` with ``args`` serves: the job row's, then those carried
+    in memory since the last run (removed from ``args`` / forgotten here)."""
+    found = [str(args.pop(TRACE_ARG))] if TRACE_ARG in args else []
+    return found + _carried.pop(queueing_lock(name, args), [])

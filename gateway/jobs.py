@@ -45,6 +45,7 @@ from typing import Any
 import pluggy
 import structlog
 
+from gateway import tracing
 from gateway.db import utcnow
 from gateway.errors import PluginContractError
 from gateway.plugins import contributions
@@ -120,19 +121,28 @@ async def execute(runtime: Any, definition: JobDefinition, *, args: Mapping[str,
                   now: dt.datetime | None = None, job_id: int | None = None, attempt: int = 1) -> dict[str, int]:
     """Run one job body: one structured log line (name, id, attempt, duration, counts or error) and the
     job metrics; the body's exception propagates (the engine decides on a retry)."""
+    from gateway.job_requests import TRACE_ARG, take_traceparents
     from gateway.metrics import JOB_METRICS
 
-    ctx = JobContext(runtime=runtime, now=now or utcnow(), args=dict(args or {}), job_id=job_id, attempt=attempt)
+    args = dict(args or {})
+    # the requests' traces: the span continues the first (a child in its trace) and links the others
+    traces = take_traceparents(definition.name, args) if tracing.enabled() else []
+    args.pop(TRACE_ARG, None)
+    ctx = JobContext(runtime=runtime, now=now or utcnow(), args=args, job_id=job_id, attempt=attempt)
     started = time.perf_counter()
     fields: dict[str, Any] = {"job": definition.name, "job_id": job_id, "attempt": attempt}
-    try:
-        counts = dict(await definition.run(ctx) or {})
-    except Exception as error:
-        seconds = time.perf_counter() - started
-        JOB_METRICS.observe_run(definition.name, ok=False, seconds=seconds)
-        _log.warning("job failed", **fields, duration_ms=round(seconds * 1000, 1),
-                     error=f"{type(error).__name__}: {error}", retries=definition.retries)
-        raise
+    with tracing.span(f"job {definition.name}", parent=traces[0] if traces else None, links=traces[1:],
+                      kind="consumer", attributes={"job.name": definition.name, "job.id": job_id,
+                                                   "job.attempt": attempt}) as span:
+        try:
+            counts = dict(await definition.run(ctx) or {})
+        except Exception as error:
+            seconds = time.perf_counter() - started
+            JOB_METRICS.observe_run(definition.name, ok=False, seconds=seconds)
+            _log.warning("job failed", **fields, duration_ms=round(seconds * 1000, 1),
+                         error=f"{type(error).__name__}: {error}", retries=definition.retries)
+            raise
+        span.set_attributes({f"job.count.{key}": value for key, value in counts.items()})
     seconds = time.perf_counter() - started
     JOB_METRICS.observe_run(definition.name, ok=True, seconds=seconds, counts=counts)
     _log.info("job", **fields, duration_ms=round(seconds * 1000, 1), counts=counts)

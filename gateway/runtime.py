@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway import tracing
 from gateway.auth import RoleMaps, Viewer, authenticate
 from gateway.composition import build_schema
 from gateway.context import Context
@@ -35,6 +36,8 @@ class Runtime:
             self.settings.database_url, connect_timeout=self.settings.db_connect_timeout,
             statement_timeout=self.settings.db_statement_timeout, pool_timeout=self.settings.db_pool_timeout,
         )
+        tracing.configure(self.settings)  # GATEWAY_OTEL_ENABLED: once per process
+        tracing.instrument_engine(self.engine)  # one span per SQL statement, when tracing is on
         self.sessions = session_factory(self.engine)
         self._connection_loop: asyncio.AbstractEventLoop | None = None
         event.listen(self.engine.sync_engine, "connect", self._remember_connection_loop)

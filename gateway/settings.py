@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     job_stalled_sweep: str = "* * * * *"  # cron of the sweep that re-queues a dead worker's jobs
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)  # `gateway worker` serves /metrics here
     jobs_in_process: bool | None = None  # run jobs inside `gateway serve`; None: on with SQLite under serve
+    # OpenTelemetry traces (gateway/tracing.py), exported by OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT; off by default
+    otel_enabled: bool = False
     # Email (gateway.outbox): the outbox is delivered over SMTP when smtp_url is set, else logged.
     # A SecretStr: the password never shows in repr(settings), tracebacks or error messages.
     smtp_url: SecretStr | None = None  # smtp://user:pass@host:port (STARTTLS per smtp_starttls), smtps:// (TLS)
