@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
+from gateway import tracing
 from gateway.db import Base, utcnow
 
 
@@ -389,6 +390,9 @@ class EventRecord(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the W3C traceparent of the span that stored it (gateway/tracing.py; null when tracing is off): its
+    # webhook deliveries continue that trace
+    trace_context: Mapped[str | None] = mapped_column(String(64), default=tracing.current_traceparent)
 
 
 class WebhookEndpoint(Base):

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
+from gateway import tracing
 from gateway.db import utcnow
 from gateway.jobs import JobContext, JobCounts
 from gateway.models import User
@@ -60,6 +61,7 @@ class Claimed:
     secrets: tuple[str, ...]
     message_id: str
     payload: str
+    trace_context: str | None = None  # the event's traceparent: the delivery's span continues that trace
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ async def claim(session: AsyncSession, now: dt.datetime, limit: int) -> list[Cla
             .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)
             .execution_options(populate_existing=True))).all()
         return [Claimed(delivery_id=d.id, endpoint_id=e.id, attempt=d.attempts, url=e.url,
-                        secrets=tuple(signing_secrets(e, now)), message_id=message_id(d.id), payload=payload_of(r))
+                        secrets=tuple(signing_secrets(e, now)), message_id=message_id(d.id), payload=payload_of(r),
+                        trace_context=r.trace_context)
                 for d, e, r in rows]
 
 
@@ -120,7 +123,7 @@ def signed_headers(claimed: Claimed, sent_at: dt.datetime) -> dict[str, str]:
 
 async def send(client: httpx.AsyncClient, claimed: Claimed, settings: WebhookSettings) -> Outcome:
     """POST one delivery; the receiver's body is not read (only its status counts), redirects are not followed."""
-    headers = signed_headers(claimed, utcnow())  # the wall clock: receivers check it against theirs
+    headers = tracing.inject_headers(signed_headers(claimed, utcnow()))  # the wall clock: receivers check it
     try:
         async with client.stream("POST", claimed.url, content=claimed.payload.encode(), headers=headers) as response:
             status = response.status_code
@@ -222,7 +225,11 @@ async def deliver_due(job: JobContext) -> JobCounts:
                 claimed = await claim(session, job.now, settings.batch)
             if not claimed:
                 break
-            outcomes = list(await asyncio.gather(*(send(client, c, settings) for c in claimed)))
+            outcomes = list(await asyncio.gather(*(tracing.run_in_span(
+                send(client, c, settings), "webhook delivery", parent=c.trace_context, kind="client",
+                attributes={"webhook.delivery.attempt": c.attempt}, result_attributes=lambda o: {
+                    "http.response.status_code": o.status, "error.type": "delivery failed" if not o.ok else None})
+                for c in claimed)))
             async with job.runtime.sessions() as session:
                 counts.update(await record(session, outcomes, job.now, settings, rng, job.runtime.settings))
             counts["attempts"] += len(claimed)
