@@ -20,13 +20,15 @@ import pytest_asyncio
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gateway import tracing
 from gateway.http import create_app
-from gateway.job_requests import TRACE_ARG
+from gateway.job_requests import QUEUE, TRACE_ARG, queueing_lock
+from gateway.jobs import request_job
 from gateway.runtime import Runtime
-from gateway.testing import run_job, run_query
+from gateway.testing import POSTGRES_ENV, make_test_runtime, run_job, run_query
+from gateway.worker import apply_engine_schema, build_app
 from schema.models import EventRecord
 from schema.testing import World
 from tests.test_webhooks import CREATE as CREATE_ENDPOINT
@@ -94,6 +96,26 @@ def client_for(runtime: Runtime) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://gateway.test")
 
 
+async def has_queue(runtime: Runtime) -> bool:
+    """PostgreSQL with the job engine's schema (another test may have installed it): requests are job rows."""
+    if runtime.engine.dialect.name != "postgresql":
+        return False
+    async with runtime.engine.connect() as connection:
+        return bool(await connection.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")))
+
+
+async def run_requested(runtime: Runtime, name: str) -> dict[str, int]:
+    """Run the job a change requested as the engine would: on PostgreSQL with the queue, with its job row's
+    arguments (what the worker passes); else the in-process way (the request nudged in memory)."""
+    args: dict[str, Any] = {}
+    if await has_queue(runtime):
+        async with runtime.engine.begin() as connection:
+            row = await connection.scalar(text("DELETE FROM procrastinate_jobs WHERE task_name = :name AND "
+                                               "status = 'todo' RETURNING args"), {"name": name})
+        args = row if isinstance(row, dict) else json.loads(row)
+    return await run_job(runtime, name, **args)
+
+
 def trace_id_of(traceparent: str) -> int:
     return int(traceparent.split("-")[1], 16)
 
@@ -151,6 +173,9 @@ async def test_one_trace_follows_a_change_from_the_request_through_the_job_to_th
         "partnerId": world.partner_id("reseller"), "url": f"http://127.0.0.1:{RECEIVER_PORT}/hooks",
         "eventTypes": ["organization.*"]}}, token=world.tokens["reseller_admin"])).ok()
     assert created["createWebhookEndpoint"]["userErrors"] == []
+    if await has_queue(runtime):  # no request of an earlier test waits (its queueing lock would absorb ours)
+        async with runtime.engine.begin() as connection:
+            await connection.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'todo'"))
     spans.clear()
 
     async with client_for(runtime) as client:
@@ -186,9 +211,10 @@ async def test_one_trace_follows_a_change_from_the_request_through_the_job_to_th
         events = list((await session.scalars(select(EventRecord).order_by(EventRecord.id))).all())
     assert events and all(e.trace_context and trace_id_of(e.trace_context) == trace_id for e in events)
 
-    # the job requested by the mutation (nudged in memory on SQLite) continues the request's trace
+    # the job requested by the mutation (its job row's args on PostgreSQL, nudged in memory on SQLite)
+    # continues the request's trace
     spans.clear()
-    counts = await run_job(runtime, "webhooks.deliver")
+    counts = await run_requested(runtime, "webhooks.deliver")
     assert counts.get("succeeded") == len(receiver.requests) >= 1, counts  # organization.created
     job_spans = list(spans.get_finished_spans())
     [job] = [s for s in job_spans if s.name == "job webhooks.deliver"]
@@ -278,3 +304,44 @@ def test_spans_are_exported_by_otlp_http_to_the_configured_endpoint() -> None:
             names += [s.name for scope in resource_spans.scope_spans for s in scope.spans]
     assert services == {"gateway-under-test"}
     assert "POST /graphql" in names and "query" in names
+
+
+# ---------------------------------------------------------------- PostgreSQL: the job row carries the trace
+@pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=f"{POSTGRES_ENV} is not set")
+async def test_on_postgresql_the_worker_runs_the_job_row_in_the_requesters_trace() -> None:
+    """request_job in a traced transaction writes ``_traceparent`` into the job row's args (not into its
+    queueing lock); procrastinate's worker runs it in a span that is a child of the requester's span, and the
+    body sees only its own arguments."""
+    from jobs_demo import CLEAR, TABLES, DemoJobs
+
+    exporter = InMemorySpanExporter()
+    assert tracing.configure(exporter=exporter)
+    runtime = make_test_runtime("postgres", extra_plugins=[("jobs_demo", DemoJobs())])
+    try:
+        await apply_engine_schema(runtime.engine)
+        async with runtime.engine.begin() as connection:
+            for statement in [*TABLES, *CLEAR, "DELETE FROM procrastinate_jobs"]:
+                await connection.execute(text(statement))
+        with tracing.span("request") as request:
+            traceparent = tracing.current_traceparent()
+            async with runtime.sessions() as session, session.begin():
+                request_job(session, "demo.record", n=7)
+        async with runtime.engine.connect() as connection:
+            [(job_id, args, lock)] = (await connection.execute(text(
+                "SELECT id, args, queueing_lock FROM procrastinate_jobs WHERE task_name = 'demo.record'"))).all()
+        assert args == {"n": 7, TRACE_ARG: traceparent}
+        assert lock == queueing_lock("demo.record", {"n": 7})
+
+        app = build_app(runtime)
+        async with app.open_async():
+            await app.run_worker_async(queues=[QUEUE], wait=False, install_signal_handlers=False,
+                                       delete_jobs="successful")
+        [job] = [s for s in exporter.get_finished_spans() if s.name == "job demo.record"]
+        assert job.context.trace_id == request.get_span_context().trace_id
+        assert job.parent is not None and job.parent.span_id == request.get_span_context().span_id
+        assert job.attributes is not None and job.attributes["job.id"] == job_id
+        async with runtime.engine.connect() as connection:
+            assert (await connection.execute(text("SELECT n FROM jobs_demo_runs"))).scalars().all() == [7]
+    finally:
+        tracing.shutdown()
+        await runtime.dispose()
