@@ -425,7 +425,7 @@ class WebhookDelivery(Base):
         UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
-        CheckConstraint("status IN ('PENDING', 'SUCCEEDED', 'FAILED')", name="ck_webhook_deliveries_status"),
+        CheckConstraint("status IN ('PENDING', 'SUCCEEDED', 'FAILED')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -152,3 +152,36 @@ async def test_database_made_before_revisions_gets_a_clear_message(tmp_path: Pat
     await engine.dispose()
     with pytest.raises(MigrationError, match="has tables but no migration history"):
         await upgrade_database(settings, pm)
+
+
+async def test_the_outbox_migration_keeps_old_notifications_without_sending_them(backend: str, tmp_path: Path) -> None:
+    """Rows from before SMTP delivery: a sent one is SENT; an unsent one is FAILED with a note (an operator
+    retries it), not mailed out of the blue; each gets its own Message-ID."""
+    from alembic import command
+    from sqlalchemy.engine import Connection
+
+    from gateway.migrations import alembic_config
+
+    pm = create_plugin_manager(["core"])
+    async with fresh_database(backend, tmp_path, "outbox") as (engine, url):
+        config = alembic_config(pm, url)
+
+        def before(connection: Connection) -> None:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "ed11e6554516")  # the core revision before the outbox's delivery state
+            connection.execute(text(
+                "INSERT INTO notifications (id, \"to\", subject, template, body, created_at, sent_at) VALUES "
+                "(1, 'a@example.com', 'Hello', 't', 'b', '2026-11-01 10:00:00+00', '2026-11-01 10:00:01+00'), "
+                "(2, 'b@example.com', 'Hello', 't', 'b', '2026-11-02 10:00:00+00', NULL)"))
+
+        async with engine.begin() as connection:
+            await connection.run_sync(before)
+        await upgrade_heads(pm, engine, url)
+        assert await schema_diff(pm, engine) == []
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text(
+                "SELECT id, status, attempts, message_id, last_error FROM notifications ORDER BY id"))).all()
+    assert [(pk, status, attempts, message_id) for pk, status, attempts, message_id, _ in rows] == [
+        (1, "SENT", 0, "<notification-1@partner-gateway.localhost>"),
+        (2, "FAILED", 0, "<notification-2@partner-gateway.localhost>")]
+    assert rows[0][4] is None and "gateway outbox retry" in rows[1][4]
