@@ -74,13 +74,14 @@ class DemoJobs:
         ]
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], extra_plugins: list[tuple[str, object]] | None = None) -> None:
+    """``gateway`` with :class:`DemoJobs` (and ``extra_plugins``: another test's plugins) added to its runtime."""
     import gateway.cli_jobs
     from gateway.runtime import Runtime
     from gateway.settings import Settings
 
     def make_runtime(settings: Settings) -> Runtime:
-        return Runtime(settings, extra_plugins=[("jobs_demo", DemoJobs())])
+        return Runtime(settings, extra_plugins=[("jobs_demo", DemoJobs()), *(extra_plugins or [])])
 
     gateway.cli_jobs.make_runtime = make_runtime
     from gateway.cli import main as gateway_main
