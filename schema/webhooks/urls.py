@@ -32,8 +32,10 @@ class BlockedAddress(Exception):
 
 def refused_address(address: IPAddress) -> str | None:
     """Why the gateway does not call ``address`` (None: it is a global unicast address)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):  # an IPv4 address carried in IPv6 is judged as itself
+        embedded = address.ipv4_mapped or address.sixtofour  # ::ffff:a.b.c.d; 2002:AABB:CCDD::/48 (6to4)
+        if embedded is not None:
+            address = embedded
     for test, reason in ((address.is_loopback, "loopback"), (address.is_link_local, "link-local"),
                          (address.is_multicast, "multicast"), (address.is_unspecified, "unspecified"),
                          (address.is_private, "private"), (address.is_reserved, "reserved")):
