@@ -1,12 +1,89 @@
-"""Webhook delivery against hostile addresses: IPv6 forms that carry an IPv4 address are judged by that address."""
+"""Webhook delivery against hostile receivers and addresses: a receiver that answers byte by byte never holds a
+delivery past its deadline (the lease), and IPv6 forms that carry an IPv4 address are judged by that address."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from gateway.db import utcnow
+from gateway.testing import run_job
+from schema.testing import World
 from schema.webhooks.urls import refused_address
+from tests.test_webhooks import emit_event
+from tests.test_webhooks_delivery import deliveries, endpoint
+
+JOB = "webhooks.deliver"
+PORT = 18690
+
+
+class Trickler:
+    """Reads the request, then sends a 200 answer one byte every ``gap`` seconds: each read is quick, the whole
+    answer is slow (a receiver, or a man in the middle, holding the gateway's worker)."""
+
+    def __init__(self, port: int, gap: float) -> None:
+        self.gap, self.stop = gap, threading.Event()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+
+    def answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(2)
+            try:
+                conn.recv(65536)
+                for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok":
+                    if self.stop.is_set():
+                        return
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.gap)
+            except OSError:
+                return
+
+
+@pytest.fixture
+def trickler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Trickler]:
+    monkeypatch.setenv("GATEWAY_WEBHOOK_ALLOW_PRIVATE", "1")
+    monkeypatch.setenv("GATEWAY_WEBHOOK_TIMEOUT", "0.5")
+    server = Trickler(PORT, gap=0.2)  # 50 bytes: 10 s in all, each read within 0.2 s
+    yield server
+    server.stop.set()
+    server.thread.join()
+    server.sock.close()
+
+
+async def test_a_trickling_receiver_times_out_at_the_total_deadline(runtime: Any, world: World,
+                                                                   trickler: Trickler) -> None:
+    await endpoint(runtime, world, f"http://127.0.0.1:{PORT}/hooks")
+    await emit_event(runtime, world)
+    started = time.monotonic()
+    counts = await asyncio.wait_for(run_job(runtime, JOB, now=utcnow() + dt.timedelta(seconds=1)), timeout=30)
+    elapsed = time.monotonic() - started
+    assert counts == {"attempts": 1, "retrying": 1}
+    assert elapsed < 5, f"the delivery took {elapsed:.1f} s: a slow receiver holds the worker past any deadline"
+    [delivery] = await deliveries(runtime)
+    assert delivery.status == "PENDING" and delivery.response_status is None
+    assert (delivery.last_error or "").startswith("timed out")
 
 
 @pytest.mark.parametrize("address", [

@@ -122,12 +122,17 @@ def signed_headers(claimed: Claimed, sent_at: dt.datetime) -> dict[str, str]:
 
 
 async def send(client: httpx.AsyncClient, claimed: Claimed, settings: WebhookSettings) -> Outcome:
-    """POST one delivery; the receiver's body is not read (only its status counts), redirects are not followed."""
+    """POST one delivery; the receiver's body is not read (only its status counts), redirects are not followed.
+
+    ``settings.timeout`` bounds the whole attempt (name resolution, connection, request and the answer's
+    head), not only each read: a receiver answering byte by byte would otherwise hold it past its lease."""
     headers = tracing.inject_headers(signed_headers(claimed, utcnow()))  # the wall clock: receivers check it
     try:
-        async with client.stream("POST", claimed.url, content=claimed.payload.encode(), headers=headers) as response:
-            status = response.status_code
-    except httpx.TimeoutException:
+        async with asyncio.timeout(settings.timeout):
+            async with client.stream("POST", claimed.url, content=claimed.payload.encode(),
+                                     headers=headers) as response:
+                status = response.status_code
+    except (httpx.TimeoutException, TimeoutError):
         return Outcome(claimed, None, f"timed out after {settings.timeout:g} s")
     except httpx.HTTPError as error:
         return Outcome(claimed, None, f"{type(error).__name__}: {error}"[:MAX_ERROR])

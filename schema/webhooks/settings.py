@@ -2,7 +2,8 @@
 
 ``GATEWAY_WEBHOOK_ALLOW_PRIVATE``   1: endpoint URLs may use http and point at private, loopback or
                                     link-local addresses (tests, development). Default 0.
-``GATEWAY_WEBHOOK_TIMEOUT``         seconds to connect and to wait for the receiver's answer (default 10)
+``GATEWAY_WEBHOOK_TIMEOUT``         seconds one attempt may take in all: resolve, connect, send, and
+                                    receive the answer's status and headers (default 10)
 ``GATEWAY_WEBHOOK_MAX_ATTEMPTS``    attempts of one delivery before it is FAILED (default 8, at most 8)
 ``GATEWAY_WEBHOOK_DISABLE_AFTER``   FAILED deliveries in a row that disable an endpoint (default 5)
 ``GATEWAY_WEBHOOK_BATCH``           deliveries one run of the job claims at a time (default 100)
