@@ -102,3 +102,35 @@ def test_ipv6_forms_of_private_ipv4_addresses_are_refused(address: str) -> None:
 @pytest.mark.parametrize("address", ["2002:808:808::1", "2606:4700:4700::1111", "8.8.8.8"])
 def test_public_addresses_stay_allowed(address: str) -> None:
     assert refused_address(ipaddress.ip_address(address)) is None
+
+
+async def test_redeliver_does_not_show_an_event_its_caller_may_no_longer_read(runtime: Any, world: World) -> None:
+    """A payment's delivery of an organization the partner no longer manages: the partner's admin may still send
+    it again to its own endpoint (webhook.manage), but the mutation's payload must not show the payment's
+    details (organization.read_billing), as Partner.webhookEndpoints and node(id:) do not."""
+    from decimal import Decimal
+
+    from sqlalchemy import delete, select, update
+
+    from gateway.events import emit
+    from gateway.relay import encode_id
+    from gateway.testing import run_query
+    from schema import models
+    from schema.billing.events import PaymentRecorded
+    from tests.test_webhooks import endpoint_id
+
+    await endpoint_id(runtime, world, types=["payment.recorded"])
+    acme = world.organizations["acme"]
+    async with runtime.context(token=world.tokens["platform_admin"]) as ctx, ctx.transaction():
+        await emit(ctx, PaymentRecorded(payment_id=1, organization_id=acme, amount=Decimal("40.00"), currency="USD",
+                                        card_owner="CUSTOMER_CARD"))
+    async with runtime.sessions() as session, session.begin():
+        [delivery] = (await session.scalars(select(models.WebhookDelivery.id))).all()
+        await session.execute(delete(models.PartnerMapping).where(models.PartnerMapping.organization_id == acme))
+        await session.execute(delete(models.PartnerAccess).where(models.PartnerAccess.organization_id == acme))
+        await session.execute(update(models.Organization).where(models.Organization.id == acme).values(partner_id=None))
+    query = """mutation($input: RedeliverWebhookInput!) { redeliverWebhook(input: $input) {
+      delivery { id status event { type data } } userErrors { code } } }"""
+    result = await run_query(runtime, query, {"input": {"deliveryId": encode_id("WebhookDelivery", delivery)}},
+                             token=world.tokens["reseller_admin"])
+    assert "40.00" not in str(result.data), result.data

@@ -56,13 +56,14 @@ class WebhookDelivery(Node):
                    response_status=row.response_status, last_error=row.last_error, created_at=row.created_at,
                    pk=row.id, event_pk=row.event_id)
 
-    # Whoever reads a partner's deliveries reads its events (the same audience: partner.read_events).
+    # The event as node(id:) shows it: a delivery reached another way (redeliverWebhook's payload, by a
+    # webhook manager who may no longer read the organization's payment details) does not show it either.
     @batch_field(description="The event delivered.")
     @staticmethod
     async def event(parents: list[WebhookDelivery], ctx: Context) -> list[Event | Exception]:
         pks = list({p.event_pk for p in parents})
-        rows = {r.id: r for r in (await ctx.session.scalars(select(EventRecord).where(EventRecord.id.in_(pks)))).all()}
-        return required([Event.from_row(rows[p.event_pk]) if p.event_pk in rows else None for p in parents], "Event")
+        found = dict(zip(pks, await visible_events(ctx, pks), strict=True))
+        return required([found.get(p.event_pk) for p in parents], "Event")
 
 
 @strawberry.type(description="A partner's URL that receives its events, signed per Standard Webhooks. The signing "
