@@ -1,4 +1,4 @@
-"""``gateway worker`` and ``gateway jobs list|run|retry``: the job engine for operators."""
+"""``gateway worker`` and ``gateway jobs list|run|defer|retry``: the job engine for operators."""
 
 from __future__ import annotations
 
@@ -130,6 +130,53 @@ def jobs_run(ctx: click.Context, name: str, as_of: str | None) -> None:
         raise click.ClickException(f"job {name} failed: {type(error).__name__}: {error}") from None
     summary = ", ".join(f"{key} {value}" for key, value in counts.items()) or "nothing to do"
     click.echo(f"{name}: {summary}")
+
+
+@jobs_group.command("defer")
+@click.argument("name")
+@click.option("--as-of", "as_of", help="The run's clock (ISO date or time, UTC): the worker acts as if it were then.")
+@click.pass_context
+def jobs_defer(ctx: click.Context, name: str, as_of: str | None) -> None:
+    """Queue a run of job NAME for the workers (PostgreSQL), at the real time or --as-of a moment."""
+    from sqlalchemy import text
+
+    from gateway.job_requests import AS_OF_ARG, clock_arg, queueing_lock
+    from gateway.jobs import UnknownJob, definition_of, request_job
+    from gateway.worker import has_engine_schema
+
+    settings = settings_of(ctx)
+    moment = _as_of(as_of)
+    if settings.is_sqlite:
+        hint = f"gateway jobs run {name}" + (f" --as-of {as_of}" if as_of else "")
+        raise click.ClickException(f"gateway jobs defer {NEEDS_POSTGRES}; run the job now with `{hint}`.")
+    runtime = make_runtime(settings)
+    try:
+        definition_of(runtime.plugin_manager, name)
+    except UnknownJob as error:
+        raise click.ClickException(str(error)) from None
+    lock = queueing_lock(name, {AS_OF_ARG: clock_arg(moment)} if moment else {})
+
+    async def defer() -> int | None:
+        try:
+            if not await has_engine_schema(runtime.engine):
+                raise click.ClickException(f"{redact(settings.database_url)} has no job queue: run `gateway db upgrade`")
+            async with runtime.sessions() as session:
+                async with session.begin():
+                    request_job(session, name, as_of=moment)
+                async with session.begin():  # ours, or an identical request that already waited
+                    found = await session.scalar(text(
+                        "SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock AND status = 'todo'"),
+                        {"lock": lock})
+                    return None if found is None else int(found)
+        finally:
+            await runtime.dispose()
+
+    job_id = run(defer())
+    when = f"as of {moment.isoformat()}" if moment else "at the time it runs"
+    if job_id is None:  # a worker took it already
+        click.echo(f"{name} ({when}) deferred; a worker has taken it")
+    else:
+        click.echo(f"job #{job_id} {name} ({when}) waits in the queue for a worker")
 
 
 @jobs_group.command("retry")

@@ -14,10 +14,16 @@ The trace follows the request (gateway/tracing.py, when tracing is on): the requ
 ``traceparent`` travels in the job row's arguments under ``_traceparent`` (outside the queueing lock),
 or, for the in-process runner, beside the nudge in memory (:func:`take_traceparents`, bounded); the
 job's span continues that trace.
+
+A request may carry its clock: ``request_job(..., as_of=moment)`` puts the moment (ISO 8601, UTC) in the
+arguments under ``_as_of``, *inside* the queueing lock (two requests at different moments are two runs;
+a run at one moment serves every identical request), and the run's ``JobContext.now`` is that moment
+(:func:`job_clock`, which takes it out of the arguments the body sees), on a worker or in-process alike.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import weakref
@@ -38,6 +44,8 @@ PENDING = "gateway.jobs.pending"
 TRACES = "gateway.jobs.traces"  # {queueing lock: the requester's traceparent}
 DEFERRED = "gateway.jobs.deferred"  # the requests became job rows in the transaction
 TRACE_ARG = "_traceparent"  # in a job row's arguments: the trace of the request that asked for it
+AS_OF_ARG = "_as_of"  # in a request's arguments: the clock its run acts at (ISO 8601, UTC)
+RESERVED_ARGS = (TRACE_ARG, AS_OF_ARG)
 MAX_CARRIED = 1000  # in-memory traceparents waiting for an in-process run: distinct requests kept at most
 MAX_CARRIED_PER_REQUEST = 32
 QUEUE = "gateway"
@@ -77,8 +85,29 @@ def _sync_session(ctx_or_session: Any) -> Session:
     return session
 
 
-def record_request(ctx_or_session: Any, name: str, args: dict[str, Any]) -> None:
+def clock_arg(as_of: dt.datetime) -> str:
+    """``as_of`` as a request carries it: ISO 8601 in UTC (a naive moment is taken as UTC)."""
+    if not isinstance(as_of, dt.datetime):
+        raise TypeError(f"as_of must be a datetime, got {type(as_of).__name__}")
+    return (as_of if as_of.tzinfo else as_of.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
+
+
+def job_clock(args: dict[str, Any]) -> dt.datetime | None:
+    """The clock a request carried (removed from ``args``), or None: the run acts at the real time."""
+    value = args.pop(AS_OF_ARG, None)
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def record_request(ctx_or_session: Any, name: str, args: dict[str, Any], as_of: dt.datetime | None = None) -> None:
     session = _sync_session(ctx_or_session)
+    reserved = [key for key in RESERVED_ARGS if key in args]
+    if reserved:
+        raise TypeError(f"request_job: {', '.join(reserved)} is reserved (pass as_of=... for the clock)")
+    if as_of is not None:
+        args = {**args, AS_OF_ARG: clock_arg(as_of)}
     json.dumps(args)  # arguments travel as JSON: refuse others here, in the caller's frame
     pending: list[tuple[str, dict[str, Any]]] = session.info.setdefault(PENDING, [])
     if (name, args) not in pending:

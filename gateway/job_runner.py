@@ -3,7 +3,8 @@
 One asyncio task per job definition runs it at each tick of its ``schedule`` (croniter, UTC) and
 whenever :func:`gateway.jobs.request_job` nudges it after a commit; a failed run is retried with the
 same exponential backoff as the worker's (``GATEWAY_JOB_RETRY_BACKOFF`` ** attempt seconds), up to
-``retries``. Runs of one job never overlap. Nothing is kept but in memory: the durable intent lives in
+``retries``. A request's clock (``as_of``) travels in its arguments and is the run's ``now``. Runs of one
+job never overlap. Nothing is kept but in memory: the durable intent lives in
 the jobs' own rows, so a restart loses no work (the next tick sweeps again). For PostgreSQL
 deployments with several processes, use ``gateway worker``.
 """

@@ -74,7 +74,7 @@ class JobContext:
     """
 
     runtime: Any  # the host Runtime: runtime.sessions(), runtime.plugin_manager, runtime.settings
-    now: dt.datetime  # the job's clock: utcnow(), or --as-of / a test clock
+    now: dt.datetime  # the job's clock: utcnow(), or --as-of / request_job(as_of=) / a test clock
     args: Mapping[str, Any] = field(default_factory=dict)
     job_id: int | None = None  # the engine's job id (None for an in-process run)
     attempt: int = 1  # 1 for the first run, 2 for the first retry...
@@ -121,14 +121,15 @@ async def execute(runtime: Any, definition: JobDefinition, *, args: Mapping[str,
                   now: dt.datetime | None = None, job_id: int | None = None, attempt: int = 1) -> dict[str, int]:
     """Run one job body: one structured log line (name, id, attempt, duration, counts or error) and the
     job metrics; the body's exception propagates (the engine decides on a retry)."""
-    from gateway.job_requests import TRACE_ARG, take_traceparents
+    from gateway.job_requests import TRACE_ARG, job_clock, take_traceparents
     from gateway.metrics import JOB_METRICS
 
     args = dict(args or {})
     # the requests' traces: the span continues the first (a child in its trace) and links the others
     traces = take_traceparents(definition.name, args) if tracing.enabled() else []
     args.pop(TRACE_ARG, None)
-    ctx = JobContext(runtime=runtime, now=now or utcnow(), args=args, job_id=job_id, attempt=attempt)
+    carried = job_clock(args)  # a request's as_of: the body sees it as its clock, not as an argument
+    ctx = JobContext(runtime=runtime, now=now or carried or utcnow(), args=args, job_id=job_id, attempt=attempt)
     started = time.perf_counter()
     fields: dict[str, Any] = {"job": definition.name, "job_id": job_id, "attempt": attempt}
     with tracing.span(f"job {definition.name}", parent=traces[0] if traces else None, links=traces[1:],
@@ -156,12 +157,14 @@ async def run_job_once(runtime: Any, name: str, *, now: dt.datetime | None = Non
     return await execute(runtime, definition, args=args, now=now, job_id=job_id, attempt=attempt)
 
 
-def request_job(ctx_or_session: Any, name: str, **args: Any) -> None:
+def request_job(ctx_or_session: Any, name: str, *, as_of: dt.datetime | None = None, **args: Any) -> None:
     """Ask for a run of job ``name`` soon after the current transaction commits (nothing if it rolls back).
 
     ``ctx_or_session``: a request ``Context`` or an (async) SQLAlchemy session in a transaction.
-    Synchronous: call it anywhere in the transaction. Arguments must be JSON values.
+    Synchronous: call it anywhere in the transaction. Arguments must be JSON values. ``as_of``: the run's
+    clock (``JobContext.now``; e.g. re-running a day's renewals after an outage), on a worker as in-process;
+    requests at different moments are different runs. Without it the run acts at the real time.
     """
     from gateway.job_requests import record_request
 
-    record_request(ctx_or_session, name, dict(args))
+    record_request(ctx_or_session, name, dict(args), as_of=as_of)

@@ -7,6 +7,9 @@ queueing lock (a tick adds nothing while a run of that job still waits) and a lo
 never overlap). A built-in periodic task, ``jobs.retry_stalled``, puts back the jobs of workers whose
 heartbeat stopped (a crashed or killed worker): they run again, and their idempotent bodies do the
 remaining work once.
+
+A job row's arguments may carry a clock (``_as_of``, from ``request_job(..., as_of=)`` or ``gateway jobs
+defer NAME --as-of DATE``): :func:`gateway.jobs.execute` makes it the run's ``JobContext.now``, also on a retry.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def build_app(runtime: Any, *, connector: Any = None) -> procrastinate.App:
 def _add_task(app: procrastinate.App, runtime: Any, definition: JobDefinition, *, backoff: int) -> None:
     async def run(context: procrastinate.JobContext, /, **kwargs: Any) -> None:
         kwargs.pop("timestamp", None)  # a periodic run's tick: the job's clock is now, not when it was due
+        # a request's clock (_as_of) stays in kwargs: execute reads it as the run's now
         job = context.job
         await execute(runtime, definition, args=kwargs, job_id=job.id, attempt=job.attempts + 1)
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 
@@ -21,8 +22,10 @@ TABLES = [
     "at timestamp DEFAULT CURRENT_TIMESTAMP)",
     "CREATE TABLE IF NOT EXISTS jobs_demo_items (id integer PRIMARY KEY, done boolean NOT NULL DEFAULT false)",
     "CREATE TABLE IF NOT EXISTS jobs_demo_effects (item_id integer NOT NULL, pid integer)",
+    "CREATE TABLE IF NOT EXISTS jobs_demo_clocks (now text NOT NULL, args text NOT NULL, pid integer)",
 ]
-CLEAR = ["DELETE FROM jobs_demo_runs", "DELETE FROM jobs_demo_items", "DELETE FROM jobs_demo_effects"]
+CLEAR = ["DELETE FROM jobs_demo_runs", "DELETE FROM jobs_demo_items", "DELETE FROM jobs_demo_effects",
+         "DELETE FROM jobs_demo_clocks"]
 
 
 async def _log_run(ctx: JobContext, job: str) -> None:
@@ -63,6 +66,15 @@ async def clocked(ctx: JobContext) -> dict[str, int]:
     return {"year": ctx.now.year, "n": int(ctx.args.get("n", 0))}
 
 
+async def stamp(ctx: JobContext) -> dict[str, int]:
+    """Records the clock it ran at and the arguments it saw (ISO 8601 and JSON), durably, across processes."""
+    async with ctx.runtime.sessions() as session, session.begin():
+        await session.execute(text("INSERT INTO jobs_demo_clocks (now, args, pid) VALUES (:now, :args, :p)"),
+                              {"now": ctx.now.isoformat(), "args": json.dumps(dict(ctx.args), sort_keys=True),
+                               "p": os.getpid()})
+    return {"stamped": 1}
+
+
 class DemoJobs:
     @hookimpl
     def gateway_jobs(self) -> list[JobDefinition]:
@@ -71,6 +83,7 @@ class DemoJobs:
             JobDefinition("demo.fail", fail, retries=2, description="always fails"),
             JobDefinition("demo.sweep", sweep, retries=3, description="an idempotent sweep"),
             JobDefinition("demo.clocked", clocked, description="reports its clock"),
+            JobDefinition("demo.stamp", stamp, description="records its clock and arguments"),
         ]
 
 

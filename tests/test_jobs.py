@@ -33,6 +33,7 @@ class Counting:
     def __init__(self) -> None:
         self.ticks: list[dt.datetime] = []
         self.requested: list[dict[str, object]] = []
+        self.clocks: list[dt.datetime] = []
 
     @hookimpl
     def gateway_jobs(self) -> list[JobDefinition]:
@@ -42,6 +43,7 @@ class Counting:
 
         async def on_request(ctx: JobContext) -> dict[str, int]:
             self.requested.append(dict(ctx.args))
+            self.clocks.append(ctx.now)
             return {}
 
         return [JobDefinition("count.tick", tick, schedule="* * * * * *"),  # every second (6th field: seconds)
@@ -127,6 +129,76 @@ async def test_requests_in_one_transaction_run_once_per_distinct_arguments():
         await runtime.dispose()
 
 
+async def _until(condition, seconds: float = 3.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_a_request_carries_its_clock_to_the_run_and_not_as_an_argument():
+    counting = Counting()
+    runtime = make_test_runtime("sqlite", extra_plugins=[("count", counting)])
+    runner = InProcessRunner(runtime)
+    runner.start()
+    as_of = dt.datetime(2031, 5, 1, 3, 15, tzinfo=dt.UTC)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            request_job(session, "count.request", as_of=as_of, n=1)
+        await _until(lambda: counting.requested)
+        assert counting.requested == [{"n": 1}] and counting.clocks == [as_of]  # the reserved _as_of is not an arg
+        async with runtime.sessions() as session, session.begin():  # a naive moment is UTC; another zone converts
+            request_job(session, "count.request", as_of=dt.datetime(2031, 5, 2), n=2)
+            request_job(session, "count.request", as_of=dt.datetime(2031, 5, 3, 2, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+                        n=3)
+        await _until(lambda: len(counting.requested) == 3)
+        assert counting.clocks[1:] == [dt.datetime(2031, 5, 2, tzinfo=dt.UTC), dt.datetime(2031, 5, 3, tzinfo=dt.UTC)]
+        before = dt.datetime.now(dt.UTC)
+        async with runtime.sessions() as session, session.begin():  # without as_of: the real time
+            request_job(session, "count.request", n=4)
+        await _until(lambda: len(counting.requested) == 4)
+        assert counting.requested[3] == {"n": 4}
+        assert before <= counting.clocks[3] <= dt.datetime.now(dt.UTC)
+    finally:
+        await runner.stop()
+        await runtime.dispose()
+
+
+async def test_requests_at_different_moments_are_different_runs():
+    counting = Counting()
+    runtime = make_test_runtime("sqlite", extra_plugins=[("count", counting)])
+    runner = InProcessRunner(runtime)
+    runner.start()
+    day = dt.datetime(2031, 5, 1, tzinfo=dt.UTC)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            request_job(session, "count.request", as_of=day)
+            request_job(session, "count.request", as_of=day)  # the same request: one run
+            request_job(session, "count.request", as_of=day + dt.timedelta(days=1))
+            request_job(session, "count.request")
+        await _until(lambda: len(counting.requested) >= 3)
+        await asyncio.sleep(0.3)
+        assert counting.requested == [{}, {}, {}]
+        real, *moved = sorted(counting.clocks)
+        assert moved == [day, day + dt.timedelta(days=1)]
+        assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - real < dt.timedelta(minutes=1)
+    finally:
+        await runner.stop()
+        await runtime.dispose()
+
+
+async def test_request_job_refuses_the_reserved_arguments_and_a_clock_that_is_not_a_datetime():
+    runtime = make_test_runtime("sqlite")
+    async with runtime.sessions() as session, session.begin():
+        with pytest.raises(TypeError, match="_as_of is reserved"):
+            request_job(session, "count.request", _as_of="2031-05-01T00:00:00+00:00")
+        with pytest.raises(TypeError, match="_traceparent is reserved"):
+            request_job(session, "count.request", _traceparent="00-x")
+        with pytest.raises(TypeError, match="as_of must be a datetime"):
+            request_job(session, "count.request", as_of="2031-05-01")
+    await runtime.dispose()
+
+
 async def test_request_job_refuses_arguments_that_are_not_json():
     runtime = make_test_runtime("sqlite")
     async with runtime.sessions() as session, session.begin():
@@ -176,6 +248,9 @@ def test_worker_and_retry_refuse_sqlite(monkeypatch, tmp_path):
     assert result.exit_code == 1 and "needs PostgreSQL" in result.output and "gateway serve" in result.output
     result = CliRunner().invoke(cli, ["jobs", "retry", "--failed"])
     assert result.exit_code == 1 and "needs PostgreSQL" in result.output
+    result = CliRunner().invoke(cli, ["jobs", "defer", "subscriptions.renew", "--as-of", "2031-05-01"])
+    assert result.exit_code == 1 and "needs PostgreSQL" in result.output, result.output
+    assert "`gateway jobs run subscriptions.renew --as-of 2031-05-01`" in result.output
 
 
 def test_jobs_list_and_run_on_sqlite(monkeypatch, tmp_path):
