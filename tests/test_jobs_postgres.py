@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -179,3 +181,50 @@ async def test_a_worker_killed_mid_job_the_job_is_retried_and_its_effect_happens
 
 async def _effects_at_least(runtime, count: int) -> bool:
     return await scalar(runtime, "SELECT count(*) FROM jobs_demo_effects") >= count
+
+
+async def test_a_request_at_another_moment_is_another_job_row(pg):
+    day = dt.datetime(2031, 5, 1, tzinfo=dt.UTC)
+    async with pg.sessions() as session, session.begin():
+        request_job(session, "demo.stamp", as_of=day, n=1)
+        request_job(session, "demo.stamp", as_of=day + dt.timedelta(days=1), n=1)
+        request_job(session, "demo.stamp", n=1)
+    async with pg.sessions() as session, session.begin():  # identical to one waiting: nothing added
+        request_job(session, "demo.stamp", as_of=day, n=1)
+    rows = await scalar(pg, "SELECT json_agg(args ORDER BY id) FROM procrastinate_jobs WHERE task_name = 'demo.stamp'")
+    assert rows == [{"n": 1, "_as_of": "2031-05-01T00:00:00+00:00"}, {"n": 1, "_as_of": "2031-05-02T00:00:00+00:00"},
+                    {"n": 1}]
+
+
+async def test_a_worker_runs_a_deferred_job_at_its_clock_and_the_body_does_not_see_it(pg):
+    day = dt.datetime(2031, 5, 1, 3, 15, tzinfo=dt.UTC)
+    async with pg.sessions() as session, session.begin():
+        request_job(session, "demo.stamp", as_of=day, n=1)
+        request_job(session, "demo.stamp", n=2)
+    deferred = cli("jobs", "defer", "demo.stamp", "--as-of", "2032-01-02")  # the operator's way
+    assert re.fullmatch(r"job #\d+ demo\.stamp \(as of 2032-01-02T00:00:00\+00:00\) waits in the queue for a worker\n",
+                        deferred), deferred
+    started = dt.datetime.now(dt.UTC)
+    worker = start_worker()
+    try:
+        await wait_for(lambda: _stamps_at_least(pg, 3))
+    finally:
+        stop(worker)
+    async with pg.engine.connect() as connection:
+        stamps = {args: dt.datetime.fromisoformat(now) for now, args in await connection.execute(
+            text("SELECT now, args FROM jobs_demo_clocks"))}
+    assert set(stamps) == {'{"n": 1}', '{"n": 2}', "{}"}  # no _as_of among the arguments
+    assert stamps['{"n": 1}'] == day
+    assert stamps["{}"] == dt.datetime(2032, 1, 2, tzinfo=dt.UTC)
+    assert started <= stamps['{"n": 2}'] <= dt.datetime.now(dt.UTC)  # no clock: the real time
+
+
+async def _stamps_at_least(runtime, count: int) -> bool:
+    return await scalar(runtime, "SELECT count(*) FROM jobs_demo_clocks") >= count
+
+
+def test_jobs_defer_names_an_unknown_job():
+    environment = {**os.environ, "GATEWAY_DATABASE_URL": os.environ[POSTGRES_ENV]}
+    done = subprocess.run([sys.executable, str(LAUNCHER), "jobs", "defer", "no.such.job"], env=environment,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no job named 'no.such.job'" in done.stderr, done.stderr
