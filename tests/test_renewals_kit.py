@@ -15,7 +15,7 @@ from gateway.runtime import Runtime
 from plugins.certificates.catalog import ensure_certificate_catalog
 from plugins.certificates.service import Item, SubscriptionSpec, create_subscriptions
 from schema import models
-from schema.billing.processor import PaymentDeclined
+from schema.billing.processor import IdempotencyKeyReused, PaymentDeclined
 from schema.catalog.pricing import add_period
 from schema.catalog.service import sync_catalog
 from schema.testing import World, build_world, declared_catalogs
@@ -46,6 +46,9 @@ class LedgerProcessor:
             raise PaymentDeclined("Insufficient funds.")
         if idempotency_key not in self.charges:
             self.charges[idempotency_key] = {"amount": amount, "currency": currency, "reference": f"ch_{len(self.charges)}"}
+        earlier = self.charges[idempotency_key]
+        if (earlier["amount"], earlier["currency"]) != (amount, currency):  # as a real processor: never charged twice
+            raise IdempotencyKeyReused(str(earlier["reference"]), earlier["amount"], str(earlier["currency"]))
         if self.crash_after_charging and idempotency_key.startswith(self.crash_after_charging):
             self.crash_after_charging = None
             raise WorkerKilled(idempotency_key)

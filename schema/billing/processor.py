@@ -3,6 +3,11 @@
 A processor has one method, ``charge(token, amount, description, idempotency_key, currency)``
 (called with keywords; may be async), that returns the processor's reference of the charge
 or raises :class:`PaymentDeclined`. A deployment plugs a real one in by implementing the hook.
+
+An idempotency key the processor already charged answers that charge's reference. Asked again
+with the same key and another amount or currency, a processor raises :class:`IdempotencyKeyReused`
+with what it charged under the key (it never charges the key twice, nor answers as if it charged
+the new amount): the caller records the charge that was made.
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ class PaymentDeclined(Exception):
     """The processor refused the charge; the message is safe to show to the user."""
 
 
+class IdempotencyKeyReused(Exception):
+    """The key was charged before with another amount or currency: what was charged then."""
+
+    def __init__(self, reference: str, amount: Decimal, currency: str) -> None:
+        super().__init__(f"idempotency key already charged {amount} {currency} ({reference})")
+        self.reference, self.amount, self.currency = reference, amount, currency
+
+
 class PaymentProcessor(Protocol):
     """What ``gateway_payment_processor`` answers: charges a card token, returns the charge's reference."""
 
@@ -27,7 +40,8 @@ class PaymentProcessor(Protocol):
 
 
 class FakePaymentProcessor:
-    """Accepts every token except ``tok_decline``; the same idempotency key gives the same reference."""
+    """Accepts every token except ``tok_decline``; the same idempotency key gives the same reference (the demo's
+    processor is shared by every test database, so it does not compare the amount)."""
 
     def __init__(self) -> None:
         self.charges: list[dict[str, object]] = []

@@ -21,7 +21,7 @@ from gateway.policy import Decision
 from gateway.sensitive import CARD_NUMBER_MESSAGE, IGNORED, contains_card_data, skeleton
 from schema.access import audit
 from schema.billing.events import PaymentRecorded
-from schema.billing.processor import PaymentDeclined, PaymentProcessor
+from schema.billing.processor import IdempotencyKeyReused, PaymentDeclined, PaymentProcessor
 from schema.common import parse_money, round_money
 from schema.models import InvoiceLine, Organization, Payment, PaymentMethod
 
@@ -39,6 +39,9 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
 
     ``processor_key`` (renewals): the idempotency key given to the processor as is, without a claim
     in this database; the caller's own ledger row (e.g. ``renewal_charges``) dedupes on our side.
+    When the processor already charged that key with another amount or currency (a renewal retried
+    after a crash, its prices changed in between) the Payment records what the processor charged:
+    the caller compares ``payment.amount`` / ``payment.currency`` with what it asked.
     """
     value, code = parse_money(amount, currency)
     value = round_money(value)
@@ -70,6 +73,10 @@ async def charge_organization(ctx: Context, organization_id: int, amount: Decima
         ))
     except PaymentDeclined as declined:
         raise DomainError("PAYMENT_DECLINED", f"{declined} Use another card or contact the card holder.") from None
+    except IdempotencyKeyReused as earlier:
+        if processor_key is None:
+            raise
+        reference, value, code = earlier.reference, round_money(Decimal(earlier.amount)), earlier.currency
     payment = Payment(organization_id=organization_id, amount=value, currency=code, card_owner=method.owner,
                       description=description[:500], processor_reference=str(reference))
     ctx.session.add(payment)

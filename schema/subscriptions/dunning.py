@@ -8,9 +8,15 @@ failure emails the payer (the organization's super admins; with a reseller's car
 admins too) and emits ``subscription.payment_failed``.
 
 Charging once: each attempt gives the processor the idempotency key
-``renewal:<subscription>:<period start>:<attempt>``. The attempt number is committed with the
-attempt's outcome, so a run that dies after the processor charged (the transaction rolled back)
-tries again with the same key and the processor answers with the charge it already made.
+``renewal:<subscription>:<anchor>:<attempt>``. The renewal's first attempt is anchored on the end of
+the period it closes (the subscription's ``current_period_end``, which only the renewal's commit
+moves), not on the new period's start: that depends on the run's clock (missed periods are skipped),
+so a run that dies after the processor charged (its transaction rolled back, the attempt number with
+it) and is retried after a period boundary asks again with the same key, and the processor answers
+with the charge it already made. Later attempts (dunning, ``enableSubscription``) are anchored on the
+committed charge row's period start. If the amount changed in between (prices, a scheduled change
+edited), the processor answers what it charged under the key (``IdempotencyKeyReused``): the renewal
+charge records that amount, the one fixed at the first attempt, and never charges the key twice.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.models import User
 from schema.billing.service import charge_organization
+from schema.common import round_money
 from schema.models import Organization as OrganizationRow
 from schema.models import (
     OrganizationMember,
     PartnerMember,
+    Payment,
     PaymentMethod,
     Plan,
     RenewalCharge,
@@ -41,8 +49,9 @@ DUNNING_DAYS = (1, 3, 7)  # retries, in days after the first failure
 SUSPENDED_FOR_PAYMENT = "PAYMENT_FAILED"
 
 
-def processor_key(charge: RenewalCharge) -> str:
-    return f"renewal:{charge.subscription_id}:{charge.period_start:%Y%m%dT%H%M%SZ}:{charge.attempts}"
+def processor_key(charge: RenewalCharge, anchor: dt.datetime | None = None) -> str:
+    """The processor's key of the charge's current attempt; ``anchor``: the first attempt's closed period end."""
+    return f"renewal:{charge.subscription_id}:{anchor or charge.period_start:%Y%m%dT%H%M%SZ}:{charge.attempts}"
 
 
 async def record_change(ctx: Context, subscription: Subscription, kind: str, *, via: str | None, at: dt.datetime,
@@ -61,7 +70,7 @@ async def record_change(ctx: Context, subscription: Subscription, kind: str, *, 
 
 
 async def attempt_charge(ctx: Context, subscription: Subscription, charge: RenewalCharge, now: dt.datetime, *,
-                         via: str | None) -> str:
+                         via: str | None, anchor: dt.datetime | None = None) -> str:
     """One attempt at ``charge`` (both rows locked by the caller): "paid" or "past_due" / "suspended"."""
     if charge.amount <= 0:
         charge.status, charge.paid_at, charge.next_attempt_at = "PAID", now, None
@@ -69,12 +78,19 @@ async def attempt_charge(ctx: Context, subscription: Subscription, charge: Renew
     charge.attempts += 1
     try:
         payment = await charge_organization(ctx, charge.organization_id, charge.amount, charge.currency,
-                                            charge.description, processor_key=processor_key(charge))
+                                            charge.description, processor_key=processor_key(charge, anchor))
     except DomainError as declined:
         return await _failed(ctx, subscription, charge, now, declined, via=via)
+    settle(charge, payment, now)
+    return "paid"
+
+
+def settle(charge: RenewalCharge, payment: Payment, now: dt.datetime) -> None:
+    """The charge is paid by ``payment``; its amount is what the processor charged (fixed at the key's first use)."""
+    if (round_money(charge.amount), charge.currency) != (payment.amount, payment.currency):
+        charge.amount, charge.currency = payment.amount, payment.currency
     charge.status, charge.payment_id, charge.paid_at = "PAID", payment.id, now
     charge.next_attempt_at, charge.last_error = None, None
-    return "paid"
 
 
 async def _failed(ctx: Context, subscription: Subscription, charge: RenewalCharge, now: dt.datetime,
@@ -148,8 +164,7 @@ async def charge_before_enabling(ctx: Context, subscription: Subscription, now: 
     charge.attempts += 1
     payment = await charge_organization(ctx, charge.organization_id, charge.amount, charge.currency,
                                         charge.description, processor_key=processor_key(charge))
-    charge.status, charge.payment_id, charge.paid_at, charge.last_error = "PAID", payment.id, now, None
-    charge.next_attempt_at = None
+    settle(charge, payment, now)
     return charge
 
 

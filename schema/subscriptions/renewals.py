@@ -165,9 +165,11 @@ async def _renew(ctx: Context, subscription: Subscription, now: dt.datetime, *, 
                                      "amount": str(amount), "currency": currency, "renewalChargeId": charge.id,
                                      "scheduledChange": applied})
     await emit(ctx, subscription_event(subscription, change))
-    outcome = await attempt_charge(ctx, subscription, charge, now, via=via)
+    outcome = await attempt_charge(ctx, subscription, charge, now, via=via, anchor=old_end)
     if outcome == "paid":
-        change.details = {**change.details, "paymentId": charge.payment_id}
+        charged = {} if (charge.amount, charge.currency) == (amount, currency) else {  # fixed at the first attempt
+            "chargedAmount": str(charge.amount), "chargedCurrency": charge.currency}
+        change.details = {**change.details, "paymentId": charge.payment_id, **charged}
         return "renewed"
     return outcome
 

@@ -1,0 +1,109 @@
+"""Renewal money edge cases: the processor key of a renewal retried after a crash (across a period boundary,
+with a changed amount), the attempt count seen by enableSubscription, mixed currencies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from test_renewals_kit import (
+    LedgerProcessor,
+    add_plain,
+    assert_every_period_charged_once,
+    every_product_world,
+    ledger,
+    moment,
+)
+
+from gateway.runtime import Runtime
+from gateway.testing import run_job
+from schema import models
+from schema.catalog.pricing import add_period
+from schema.subscriptions.renewals import RenewalRunIncomplete
+from schema.testing import World
+
+JOB = "subscriptions.renew"
+
+
+@pytest.fixture
+def gateway_plugins() -> None:
+    return None  # every installed product
+
+
+@pytest.fixture
+async def processor(runtime: Runtime) -> AsyncIterator[LedgerProcessor]:
+    ledger_processor = LedgerProcessor()
+    runtime.plugin_manager.register(ledger_processor, name="test-ledger-processor")
+    try:
+        yield ledger_processor
+    finally:
+        runtime.plugin_manager.unregister(name="test-ledger-processor")
+
+
+@pytest.fixture
+async def products(runtime: Runtime) -> World:
+    return await every_product_world(runtime)
+
+
+async def crash_once(runtime: Runtime, processor: LedgerProcessor, pk: int, now: dt.datetime) -> None:
+    """The renewal charges at the processor, then its transaction dies (rolled back)."""
+    processor.crash_after_charging = f"renewal:{pk}:"
+    with pytest.raises(RenewalRunIncomplete):
+        await run_job(runtime, JOB, now=now)
+    assert len(processor.charges) == 1 and await ledger(runtime) == []
+
+
+async def renewed_change(runtime: Runtime, pk: int) -> models.SubscriptionChange:
+    async with runtime.sessions() as session:
+        change = await session.scalar(select(models.SubscriptionChange).where(
+            models.SubscriptionChange.subscription_id == pk, models.SubscriptionChange.kind == "RENEWED"))
+    assert change is not None
+    return change
+
+
+async def test_a_crashed_renewal_retried_in_the_next_period_is_charged_once(
+        runtime: Runtime, products: World, processor: LedgerProcessor) -> None:
+    start = moment(-70)
+    pk = await add_plain(runtime, products, "acme", "MAIL_STANDARD", 3, start=start)  # 3 × 4.00
+    old_end = add_period(start, "MONTHLY")
+    await crash_once(runtime, processor, pk, old_end + dt.timedelta(hours=1))
+
+    # the engine's retries all failed; the next run is a period later: the new period is the one containing it
+    later = add_period(old_end, "MONTHLY") + dt.timedelta(hours=1)
+    counts = await run_job(runtime, JOB, now=later)
+    assert counts["renewed"] == 1 and counts["errors"] == 0
+    assert len(processor.calls) == 2 and len(set(processor.calls)) == 1, processor.calls  # the same key: one charge
+    assert len(processor.charges) == 1
+    [(_, period_start, status, amount, payment_id)] = await ledger(runtime)
+    assert (period_start, status, amount) == (add_period(old_end, "MONTHLY"), "PAID", Decimal("12.0000"))
+    async with runtime.sessions() as session:
+        payment = await session.get(models.Payment, payment_id)
+    assert payment is not None and payment.processor_reference == "ch_0"
+    await assert_every_period_charged_once(runtime, processor)
+
+
+async def test_a_crashed_renewal_whose_amount_changed_records_what_the_processor_charged(
+        runtime: Runtime, products: World, processor: LedgerProcessor) -> None:
+    start = moment(-40)
+    pk = await add_plain(runtime, products, "acme", "MAIL_STANDARD", 3, start=start)
+    due = add_period(start, "MONTHLY") + dt.timedelta(hours=1)
+    await crash_once(runtime, processor, pk, due)
+    async with runtime.sessions() as session, session.begin():  # two more licenses before the retry
+        row = await session.get(models.Subscription, pk)
+        assert row is not None
+        row.license_count = 5
+
+    counts = await run_job(runtime, JOB, now=due + dt.timedelta(hours=1))
+    assert counts["renewed"] == 1 and counts["errors"] == 0
+    assert [c["amount"] for c in processor.charges.values()] == [Decimal("12.00")]  # charged once, at 12.00
+    [(_, _, status, amount, payment_id)] = await ledger(runtime)
+    assert (status, amount) == ("PAID", Decimal("12.00"))  # what was charged: the first attempt's amount
+    async with runtime.sessions() as session:
+        payment = await session.get(models.Payment, payment_id)
+    assert payment is not None and (payment.amount, payment.processor_reference) == (Decimal("12.00"), "ch_0")
+    details = (await renewed_change(runtime, pk)).details
+    assert (details["amount"], details["chargedAmount"]) == ("20.00", "12.00")
+    await assert_every_period_charged_once(runtime, processor)
