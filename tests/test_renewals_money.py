@@ -18,11 +18,14 @@ from test_renewals_kit import (
     moment,
 )
 
+from gateway.auth import ANONYMOUS
 from gateway.runtime import Runtime
 from gateway.testing import run_job
 from schema import models
 from schema.catalog.pricing import add_period
+from schema.subscriptions.dunning import charge_before_enabling
 from schema.subscriptions.renewals import RenewalRunIncomplete
+from schema.subscriptions.service import load_subscription_for_update
 from schema.testing import World
 
 JOB = "subscriptions.renew"
@@ -106,4 +109,29 @@ async def test_a_crashed_renewal_whose_amount_changed_records_what_the_processor
     assert payment is not None and (payment.amount, payment.processor_reference) == (Decimal("12.00"), "ch_0")
     details = (await renewed_change(runtime, pk)).details
     assert (details["amount"], details["chargedAmount"]) == ("20.00", "12.00")
+    await assert_every_period_charged_once(runtime, processor)
+
+
+async def test_enabling_charges_with_the_committed_attempt_count_not_the_sessions_stale_one(
+        runtime: Runtime, products: World, processor: LedgerProcessor) -> None:
+    start = moment(-40)
+    pk = await add_plain(runtime, products, "acme", "MAIL_STANDARD", 3, start=start)
+    renewal = add_period(start, "MONTHLY") + dt.timedelta(hours=1)
+    processor.declining = True
+    for days in (0, 1, 3, 7):  # the renewal and its three retries: suspended, the charge FAILED at attempt 4
+        await run_job(runtime, JOB, now=renewal + dt.timedelta(days=days))
+    processor.declining = False
+    async with runtime.context(viewer=ANONYMOUS) as ctx:
+        seen = await ctx.session.scalar(select(models.RenewalCharge))  # read earlier in this session: attempts 4
+        assert seen is not None and seen.attempts == 4
+        await ctx.session.commit()
+        async with runtime.sessions() as other, other.begin():  # meanwhile another attempt was made and committed
+            committed = await other.get(models.RenewalCharge, seen.id)
+            assert committed is not None
+            committed.attempts = 5
+        async with ctx.transaction():
+            subscription = await load_subscription_for_update(ctx.session, pk)
+            charge = await charge_before_enabling(ctx, subscription, renewal + dt.timedelta(days=8))
+        assert charge is not None and charge.attempts == 6
+    assert processor.calls[-1].endswith(":6"), processor.calls  # attempt 5's key would replay that attempt's answer
     await assert_every_period_charged_once(runtime, processor)

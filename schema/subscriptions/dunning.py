@@ -158,7 +158,8 @@ async def charge_before_enabling(ctx: Context, subscription: Subscription, now: 
     charge: RenewalCharge | None = await ctx.session.scalar(
         select(RenewalCharge).where(RenewalCharge.subscription_id == subscription.id,
                                     RenewalCharge.status.in_(("PENDING", "FAILED")))
-        .order_by(RenewalCharge.id.desc()).limit(1).with_for_update())
+        .order_by(RenewalCharge.id.desc()).limit(1).with_for_update()
+        .execution_options(populate_existing=True))  # the attempt count as committed, not as the session saw it
     if charge is None:
         return None
     charge.attempts += 1
