@@ -2,10 +2,10 @@
 after the processor charged and before the renewal committed; a second worker retries the stalled job; the
 ledger is checked at the processor (by idempotency key) and in ``renewal_charges``/``payments``.
 
-The clock: a deferred job runs at the worker's real ``now`` (``gateway.worker`` passes no clock to
-``execute``; ``--as-of`` exists only for the in-process ``gateway jobs run``), so the subscriptions'
-periods end in the real past. The dunning state a retry needs (PAST_DUE, next attempt due) is made by a
-real earlier sweep, in this process, at a clock just after the period ended, with a declining processor.
+The clock moves through the queue: the subscriptions' periods end in the (real) future, and the job row,
+written with ``request_job(..., as_of=)``, carries a moment after they end; the worker (and, after the kill,
+the retry) runs the job at that clock. The dunning state a retry needs (PAST_DUE, next attempt due) is made
+by a real earlier sweep, in this process, at a clock just after the period ended, with a declining processor.
 
 The processor (:class:`KillableProcessor`, in the worker) keeps its own durable ledger in tables of its
 own (its own connection, committed before it answers: a real processor's charge survives our crash), is
@@ -175,6 +175,7 @@ async def wait_for(check: Any, seconds: float, what: str, log: Path) -> None:
 async def test_a_renewal_worker_killed_after_the_processor_charged_charges_every_period_once(database: str, tmp_path: Path) -> None:
     from test_renewals_kit import LedgerProcessor, add_certificates, add_plain, every_product_world, moment
 
+    from gateway.db import utcnow
     from gateway.jobs import request_job
     from gateway.runtime import Runtime
     from gateway.settings import load_settings
@@ -204,8 +205,11 @@ async def test_a_renewal_worker_killed_after_the_processor_charged_charges_every
             session.add(models.PaymentMethod(organization_id=world.organizations["unverified"], owner="CUSTOMER_CARD",
                                              processor_token=DECLINE, brand="VISA", last4="0002", exp_month=12,
                                              exp_year=2099))
-        start = moment(-40)
-        monthly_end = add_period(start, "MONTHLY")  # about ten days ago
+        start = moment(-20)
+        monthly_end = add_period(start, "MONTHLY")  # in ten days or so
+        as_of = monthly_end + dt.timedelta(days=2)  # the job's clock: every period below has ended, the dunning
+        # retry (a day after the first failure) is due, the next periods (a month, a year) have not ended
+        assert monthly_end > utcnow() + dt.timedelta(days=5)
 
         # dunning: its renewal's first charge declined by an earlier sweep, the retry due long since
         dunning = await add_plain(runtime, world, "direct", "DESK_STANDARD", 1, start=start)
@@ -223,7 +227,7 @@ async def test_a_renewal_worker_killed_after_the_processor_charged_charges_every
                                     add_ons={"MAIL_EXTRA_STORAGE": 2}),                       # 16.00
             "desk": await add_plain(runtime, world, "acme", "DESK_STANDARD", 2, start=start),  # 24.00: killed here
             "vertical": await add_plain(runtime, world, "direct", "VERTICAL_STARTER", 1, start=start),  # 15.00
-            "certificates": await add_certificates(runtime, world, "direct", {"DV": 2}, start=moment(-400)),
+            "certificates": await add_certificates(runtime, world, "direct", {"DV": 2}, start=moment(-360)),
             "ending": await add_plain(runtime, world, "direct", "MAIL_STANDARD", 1, start=start, auto_renew=False),
             "declined": await add_plain(runtime, world, "unverified", "VERTICAL_STARTER", 1, start=start),
         }
@@ -234,7 +238,12 @@ async def test_a_renewal_worker_killed_after_the_processor_charged_charges_every
             inventory.renewal = 2  # two certificates renew: the certificates' renewal charges something
             before = {row.id: (row.current_period_start, row.current_period_end) for row in
                       await session.scalars(select(models.Subscription))}
-            request_job(session, "subscriptions.renew")  # the job row, written in this transaction
+            request_job(session, "subscriptions.renew", as_of=as_of)  # the job row, written in this transaction
+        # no period has ended yet, in real time (dunning's renewed period ends after the clock, too)
+        assert all(utcnow() < before[pk][1] < as_of for k, pk in subs.items() if k != "dunning")
+        assert as_of < before[subs["dunning"]][1]
+        assert await value("SELECT args ->> '_as_of' FROM procrastinate_jobs WHERE task_name = "
+                           "'subscriptions.renew'") == as_of.isoformat()
 
         # worker 1: charges the dunning retry (1), mail (2), then desk (3) at the processor, and hangs there
         first = start_worker(database, tmp_path / "first.log", **{HANG_ENV: "3"})
@@ -271,6 +280,10 @@ async def test_a_renewal_worker_killed_after_the_processor_charged_charges_every
                                       i=subs["dunning"])
         expected_periods.add((str(subs["dunning"]), f"{renewed_dunning:%Y%m%dT%H%M%SZ}"))
         assert set(periods) == expected_periods
+        # every charge was made at the job's clock, by the killed worker and by the retry alike
+        assert {pk: paid_at for pk, paid_at in await rows(
+            "SELECT subscription_id, paid_at FROM renewal_charges WHERE status = 'PAID'")} == {
+            subs[k]: as_of for k in ("dunning", "mail", "desk", "vertical", "certificates")}
         by_key = {key: (amount, reference, pid) for key, amount, reference, pid in charges}
         assert by_key[desk_key][2] == first.pid  # charged by the killed worker...
         calls = await rows("SELECT key, outcome, pid FROM killtest_processor_calls ORDER BY id")
