@@ -135,3 +135,28 @@ async def test_enabling_charges_with_the_committed_attempt_count_not_the_session
         assert charge is not None and charge.attempts == 6
     assert processor.calls[-1].endswith(":6"), processor.calls  # attempt 5's key would replay that attempt's answer
     await assert_every_period_charged_once(runtime, processor)
+
+
+async def test_a_renewal_in_several_currencies_is_refused_once_not_failed_every_day(
+        runtime: Runtime, products: World, processor: LedgerProcessor) -> None:
+    start = moment(-40)
+    pk = await add_plain(runtime, products, "acme", "MAIL_STANDARD", 3, start=start, add_ons={"MAIL_EXTRA_STORAGE": 2})
+    other = await add_plain(runtime, products, "direct", "VERTICAL_STARTER", 1, start=start)
+    async with runtime.sessions() as session, session.begin():  # the catalog prices the add-on in euros now
+        add_on = await session.scalar(select(models.AddOn).where(models.AddOn.code == "MAIL_EXTRA_STORAGE"))
+        assert add_on is not None
+        add_on.currency = "EUR"
+    due = add_period(start, "MONTHLY") + dt.timedelta(hours=1)
+    counts = await run_job(runtime, JOB, now=due)
+    assert (counts["renewed"], counts["suspended"], counts["errors"]) == (1, 1, 0)
+    async with runtime.sessions() as session:
+        row = await session.get(models.Subscription, pk)
+        assert row is not None
+        assert (row.status, row.suspended_reason, row.current_period_end) == (
+            "SUSPENDED", "MIXED_CURRENCIES", add_period(start, "MONTHLY"))  # not renewed
+        kinds = list(await session.scalars(select(models.SubscriptionChange.kind).where(
+            models.SubscriptionChange.subscription_id == pk)))
+    assert kinds == ["SUSPENDED"]
+    assert [p for p, *_ in await ledger(runtime)] == [other] and all(f":{pk}:" not in k for k in processor.calls)
+    assert (await run_job(runtime, JOB, now=due + dt.timedelta(days=1))) == {k: 0 for k in (
+        "renewed", "past_due", "recovered", "suspended", "expired", "errors")}

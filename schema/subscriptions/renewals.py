@@ -12,7 +12,10 @@ again under the lock), so a crash loses at most the subscription in hand and two
   ``dunning.py`` for the processor key and for what a failed charge does);
 - ACTIVE, period ended, no auto-renew: EXPIRED (its scheduled change dropped);
 - TRIAL, trial ended: EXPIRED (a trial is purchased explicitly, never charged by a renewal);
-- PAST_DUE with a retry due: the next dunning attempt.
+- PAST_DUE with a retry due: the next dunning attempt;
+- a renewal whose charges are in several currencies (a catalog change, a plugin's charge) is rolled
+  back and the subscription SUSPENDED with the reason MIXED_CURRENCIES (``refuse_renewal``), rather
+  than failing the run every day.
 Running it again for the same ``now`` finds nothing due and changes nothing.
 """
 
@@ -28,6 +31,7 @@ from sqlalchemy import or_, select
 
 from gateway.auth import ANONYMOUS, Viewer
 from gateway.context import Context
+from gateway.errors import DomainError
 from gateway.events import emit
 from gateway.jobs import JobContext, JobDefinition
 from gateway.plugins import call_hook
@@ -40,6 +44,7 @@ from schema.subscriptions.service import _total, load_subscription_for_update, l
 
 log = logging.getLogger("gateway.subscriptions.renewals")
 RENEW_JOB = "subscriptions.renew"
+MIXED_CURRENCIES = "MIXED_CURRENCIES"
 
 
 @dataclass
@@ -89,8 +94,14 @@ async def renew_due(runtime: Any, now: dt.datetime, *, viewer: Viewer = ANONYMOU
         await ctx.session.rollback()
     for subscription_id in due:
         try:
-            async with runtime.context(viewer=viewer) as ctx, ctx.transaction():
-                outcome = await renew_one(ctx, subscription_id, now, via=via)
+            try:
+                async with runtime.context(viewer=viewer) as ctx, ctx.transaction():
+                    outcome = await renew_one(ctx, subscription_id, now, via=via)
+            except DomainError as error:
+                if error.code != MIXED_CURRENCIES:
+                    raise
+                async with runtime.context(viewer=viewer) as ctx, ctx.transaction():  # rolled back; refused instead
+                    outcome = await refuse_renewal(ctx, subscription_id, now, error, via=via)
         except Exception:
             log.exception("renewal of subscription %s failed; rolled back, a later run retries it", subscription_id)
             run.errors.append(subscription_id)
@@ -172,6 +183,24 @@ async def _renew(ctx: Context, subscription: Subscription, now: dt.datetime, *, 
         change.details = {**change.details, "paymentId": charge.payment_id, **charged}
         return "renewed"
     return outcome
+
+
+async def refuse_renewal(ctx: Context, subscription_id: int, now: dt.datetime, error: DomainError, *,
+                         via: str | None) -> str | None:
+    """A renewal that cannot be charged as one amount (its charges are in several currencies): not renewed, not
+    charged; SUSPENDED with the reason, so the run does not fail on it every day. An operator fixes the catalog
+    (or the subscription), then ``enableSubscription`` and the next run renews it."""
+    subscription = await load_subscription_for_update(ctx.session, subscription_id)
+    if subscription.status != "ACTIVE" or subscription.current_period_end > now:
+        return None  # handled meanwhile
+    subscription.status, subscription.suspended_reason = "SUSPENDED", error.code
+    subscription.version += 1
+    change = await record_change(ctx, subscription, "SUSPENDED", via=via, at=now, details={
+        "from": "ACTIVE", "to": "SUSPENDED", "reason": error.code, "message": error.message,
+        "periodEnd": subscription.current_period_end.isoformat(), "asOf": now.isoformat()})
+    await emit(ctx, subscription_event(subscription, change))
+    log.warning("renewal of subscription %s refused (%s): suspended", subscription_id, error.code)
+    return "suspended"
 
 
 def _description(plan: Plan, charges: list[Charge], start: dt.datetime, end: dt.datetime) -> str:
