@@ -160,3 +160,28 @@ async def test_a_renewal_in_several_currencies_is_refused_once_not_failed_every_
     assert [p for p, *_ in await ledger(runtime)] == [other] and all(f":{pk}:" not in k for k in processor.calls)
     assert (await run_job(runtime, JOB, now=due + dt.timedelta(days=1))) == {k: 0 for k in (
         "renewed", "past_due", "recovered", "suspended", "expired", "errors")}
+
+
+async def test_a_scheduled_change_is_applied_once_by_a_renewal_retried_after_a_crash(
+        runtime: Runtime, products: World, processor: LedgerProcessor) -> None:
+    start = moment(-40)
+    pk = await add_plain(runtime, products, "acme", "MAIL_STANDARD", 5, start=start)
+    async with runtime.sessions() as session, session.begin():
+        session.add(models.ScheduledSubscriptionChange(subscription_id=pk, license_count=2, add_ons={}))
+    due = add_period(start, "MONTHLY") + dt.timedelta(hours=1)
+    await crash_once(runtime, processor, pk, due)
+    async with runtime.sessions() as session:  # rolled back with the renewal: still scheduled, not applied
+        assert await session.scalar(select(models.ScheduledSubscriptionChange.license_count)) == 2
+        before = await session.get(models.Subscription, pk)
+        assert before is not None and before.license_count == 5
+    assert (await run_job(runtime, JOB, now=due))["renewed"] == 1
+    assert (await run_job(runtime, JOB, now=due + dt.timedelta(days=1)))["renewed"] == 0
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(models.ScheduledSubscriptionChange)) is None
+        row = await session.get(models.Subscription, pk)
+        assert row is not None and row.license_count == 2
+    details = (await renewed_change(runtime, pk)).details
+    assert details["scheduledChange"] == {"licenseCount": 2} and "chargedAmount" not in details
+    assert [(status, amount) for _, _, status, amount, _ in await ledger(runtime)] == [("PAID", Decimal("8.00"))]
+    assert [c["amount"] for c in processor.charges.values()] == [Decimal("8.00")]
+    await assert_every_period_charged_once(runtime, processor)
