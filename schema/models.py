@@ -305,8 +305,10 @@ class RenewalCharge(Base):
     """The charge of one renewed period of one subscription: the ledger that makes renewals charge once.
 
     Unique per (subscription, period start): a crashed and retried renewal finds the row (or its
-    rollback left none, and the processor's idempotency key ``processor_key(attempts)`` gives back
-    the charge it already made). ``status``: PENDING (dunning: ``next_attempt_at``), PAID, FAILED
+    rollback left none, and the processor's idempotency key ``renewal:<subscription>:<anchor>:<attempt>``
+    gives back the charge it already made: the anchor is the end of the period being closed for the
+    first attempt, which only the renewal's commit changes, and this row's period start for retries;
+    see ``schema.subscriptions.dunning``). ``status``: PENDING (dunning: ``next_attempt_at``), PAID, FAILED
     (the last retry failed; the subscription was suspended)."""
 
     __tablename__ = "renewal_charges"
