@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from gateway.sensitive import redact_log_event, redacting
+from gateway.tracing import add_trace_ids
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,6 +32,7 @@ _SHARED_PROCESSORS: list[Any] = [
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
+    add_trace_ids,  # trace_id / span_id when tracing is on (GATEWAY_OTEL_ENABLED)
 ]
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -221,6 +221,20 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     _state.propagator.inject(carrier)  # the current context
     return carrier.get(TRACEPARENT)
+
+
+def add_trace_ids(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor: the current span's ``trace_id`` and ``span_id`` on every log line, so a line
+    leads to its trace (and a trace to its lines); nothing when tracing is off or no span is current."""
+    if _state is None:
+        return event
+    from opentelemetry import trace as otel_trace
+
+    context = otel_trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
 
 
 def inject_headers(headers: dict[str, str]) -> dict[str, str]:

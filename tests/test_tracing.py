@@ -263,6 +263,30 @@ async def test_a_refused_operation_counts_its_error_codes(
     assert operation.attributes["graphql.error.codes"] == ("FORBIDDEN",)
 
 
+def test_log_lines_carry_the_current_trace_and_span_ids(spans: InMemorySpanExporter) -> None:
+    """A log line leads to its trace: trace_id and span_id of the current span (none outside a span)."""
+    import io
+
+    import structlog
+
+    from gateway.logging import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    try:
+        log = structlog.get_logger("gateway.test")
+        log.info("outside")
+        with tracing.span("work"):
+            log.info("inside")
+    finally:
+        configure_logging("INFO")
+    outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert "trace_id" not in outside and "span_id" not in outside
+    [work] = [s for s in spans.get_finished_spans() if s.name == "work"]
+    assert inside["trace_id"] == format(work.context.trace_id, "032x")
+    assert inside["span_id"] == format(work.context.span_id, "016x")
+
+
 # ---------------------------------------------------------------- OTLP export when configured
 def test_spans_are_exported_by_otlp_http_to_the_configured_endpoint() -> None:
     """GATEWAY_OTEL_ENABLED and the standard OTEL_* variables, in a fresh process: a query through the app is
