@@ -4,7 +4,6 @@ mid-way), expiry, trials, dunning (PAST_DUE, email, retries, suspension, recover
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +14,6 @@ from test_renewals_kit import (
     add_certificates,
     add_plain,
     assert_every_period_charged_once,
-    every_product_world,
     ledger,
     moment,
 )
@@ -36,22 +34,7 @@ JOB = "subscriptions.renew"
 
 @pytest.fixture
 def gateway_plugins() -> None:
-    return None  # every installed product
-
-
-@pytest.fixture
-async def processor(runtime: Runtime) -> AsyncIterator[LedgerProcessor]:
-    ledger_processor = LedgerProcessor()
-    runtime.plugin_manager.register(ledger_processor, name="test-ledger-processor")
-    try:
-        yield ledger_processor
-    finally:
-        runtime.plugin_manager.unregister(name="test-ledger-processor")
-
-
-@pytest.fixture
-async def products(runtime: Runtime) -> World:
-    return await every_product_world(runtime)
+    return None  # every installed product: renewals of all four
 
 
 async def four_products(runtime: Runtime, world: World, start: dt.datetime) -> dict[str, int]:

@@ -1,4 +1,7 @@
-"""The renewal tests' kit (no tests here): shared set-up: a world with every product, a ledger processor, subscriptions, the ledger."""
+"""The renewal tests' kit (no tests here): shared set-up: a world with every product, a ledger processor, subscriptions, the ledger.
+
+Its fixtures `processor` and `products` are in tests/conftest.py.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ with a changed amount), the attempt count seen by enableSubscription, mixed curr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -13,7 +12,6 @@ from test_renewals_kit import (
     LedgerProcessor,
     add_plain,
     assert_every_period_charged_once,
-    every_product_world,
     ledger,
     moment,
 )
@@ -33,22 +31,7 @@ JOB = "subscriptions.renew"
 
 @pytest.fixture
 def gateway_plugins() -> None:
-    return None  # every installed product
-
-
-@pytest.fixture
-async def processor(runtime: Runtime) -> AsyncIterator[LedgerProcessor]:
-    ledger_processor = LedgerProcessor()
-    runtime.plugin_manager.register(ledger_processor, name="test-ledger-processor")
-    try:
-        yield ledger_processor
-    finally:
-        runtime.plugin_manager.unregister(name="test-ledger-processor")
-
-
-@pytest.fixture
-async def products(runtime: Runtime) -> World:
-    return await every_product_world(runtime)
+    return None  # every installed product: renewals of all four
 
 
 async def crash_once(runtime: Runtime, processor: LedgerProcessor, pk: int, now: dt.datetime) -> None:

@@ -4,13 +4,18 @@ the renewal, not wiped by an immediate seat increase, cancelled; the invoice pre
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from test_renewals_kit import LedgerProcessor, add_plain, assert_every_period_charged_once, every_product_world, moment
+from test_renewals_kit import (
+    LedgerProcessor,
+    add_plain,
+    assert_every_period_charged_once,
+    every_product_world,
+    moment,
+)
 
 from gateway.relay import encode_id
 from gateway.runtime import Runtime
@@ -34,17 +39,7 @@ INVOICE = """query($id: ID!) { organization(id: $id) { upcomingInvoice {
 
 @pytest.fixture
 def gateway_plugins() -> None:
-    return None
-
-
-@pytest.fixture
-async def processor(runtime: Runtime) -> AsyncIterator[LedgerProcessor]:
-    ledger_processor = LedgerProcessor()
-    runtime.plugin_manager.register(ledger_processor, name="test-ledger-processor")
-    try:
-        yield ledger_processor
-    finally:
-        runtime.plugin_manager.unregister(name="test-ledger-processor")
+    return None  # every installed product: renewals of all four
 
 
 async def mail_subscription(runtime: Runtime) -> tuple[World, int, dt.datetime]:
